@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/cc-tsa/cc-tsa/cvm/wire"
+	"github.com/cc-tsa/cc-tsa/wrapper/coordinator"
+	"github.com/cc-tsa/cc-tsa/wrapper/devca"
+	"github.com/cc-tsa/cc-tsa/wrapper/oracleclient"
+	"github.com/cc-tsa/cc-tsa/wrapper/tsaserver"
+	"github.com/cc-tsa/cc-tsa/wrapper/tsverify"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	listen := fs.String("listen", "127.0.0.1:8318", "HTTP listen address")
+	var oracles multiFlag
+	fs.Var(&oracles, "oracle", "oracle address, unix:PATH or vsock:CID:PORT (repeat for each oracle)")
+	threshold := fs.Int("threshold", 1, "signers per token")
+	ecdsaFile := fs.String("ecdsa-cert", "", "PEM file: the ECDSA P-384 TSA certificate, then any intermediates")
+	mldsaFile := fs.String("mldsa-cert", "", "PEM file: the ML-DSA-65 TSA certificate")
+	caFile := fs.String("ca", "", "PEM file of trust anchors to publish at /certs (optional)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	if len(oracles) == 0 {
+		return usagef("at least one --oracle is required")
+	}
+	if *ecdsaFile == "" || *mldsaFile == "" {
+		return usagef("--ecdsa-cert and --mldsa-cert are required")
+	}
+	ecdsaChain, err := readCerts(*ecdsaFile)
+	if err != nil {
+		return err
+	}
+	mldsaChain, err := readCerts(*mldsaFile)
+	if err != nil {
+		return err
+	}
+	var roots []*x509.Certificate
+	if *caFile != "" {
+		if roots, err = readCerts(*caFile); err != nil {
+			return err
+		}
+	}
+	nodes, statuses, err := connectOracles(ctx, oracles, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	if err := installCerts(ctx, nodes, statuses, ecdsaChain[0], mldsaChain[0]); err != nil {
+		return err
+	}
+	return serveWrapper(ctx, &wrapperParams{
+		listen: *listen, nodes: nodes, threshold: *threshold,
+		ecdsaCert: ecdsaChain[0], intermediates: ecdsaChain[1:], mldsaCert: mldsaChain[0], roots: roots,
+		mode: modeLabel(statuses), simulated: statuses[0].Attestation == wire.AttestationSimulated, log: log,
+	}, nil)
+}
+
+func modeLabel(st []*wire.Status) string {
+	s := st[0]
+	if s.Mode == wire.ModeWholeKey {
+		return "single oracle, whole keys: NOT THRESHOLD (development only)"
+	}
+	return fmt.Sprintf("%d-of-%d threshold, attestation: %v", s.Threshold, s.Nodes, s.Attestation)
+}
+
+// readCerts reads every CERTIFICATE block of a PEM file.
+func readCerts(path string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var certs []*x509.Certificate
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%s: no PEM certificates found", path)
+	}
+	return certs, nil
+}
+
+// connectOracles dials every oracle, retrying until they answer a status
+// request or the wait expires.
+func connectOracles(ctx context.Context, addrs []string, wait time.Duration) ([]*coordinator.Node, []*wire.Status, error) {
+	deadline := time.Now().Add(wait)
+	nodes := make([]*coordinator.Node, len(addrs))
+	statuses := make([]*wire.Status, len(addrs))
+	for i, a := range addrs {
+		for {
+			cl, err := oracleclient.Dial(ctx, a)
+			if err == nil {
+				sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				statuses[i], err = cl.Status(sctx)
+				cancel()
+				if err == nil {
+					nodes[i] = &coordinator.Node{Client: cl}
+					break
+				}
+				cl.Close()
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				for _, n := range nodes[:i] {
+					n.Client.Close()
+				}
+				return nil, nil, fmt.Errorf("oracle %s did not answer within %v: %w", a, wait, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nodes, statuses, nil
+}
+
+// installCerts checks that the certificates hold the oracles' public keys
+// and subject name, and installs them.
+func installCerts(ctx context.Context, nodes []*coordinator.Node, statuses []*wire.Status, ecdsaCert, mldsaCert *x509.Certificate) error {
+	pub, ok := ecdsaCert.PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		return errors.New("ECDSA TSA certificate does not hold an ECDSA key")
+	}
+	epub, err := pub.Bytes()
+	if err != nil {
+		return err
+	}
+	mpk, err := tsverify.MLDSAPublicKey(mldsaCert)
+	if err != nil {
+		return fmt.Errorf("ML-DSA TSA certificate: %w", err)
+	}
+	mpub, _ := mpk.MarshalBinary()
+	req := &wire.InstallRequest{
+		ECDSA: wire.CertInfo{Certificate: ecdsaCert.Raw, Issuer: ecdsaCert.RawIssuer, Serial: ecdsaCert.SerialNumber.Bytes()},
+		MLDSA: wire.CertInfo{Certificate: mldsaCert.Raw, Issuer: mldsaCert.RawIssuer, Serial: mldsaCert.SerialNumber.Bytes()},
+	}
+	for _, ci := range []*wire.CertInfo{&req.ECDSA, &req.MLDSA} {
+		if ci.Serial[0]&0x80 != 0 {
+			ci.Serial = append([]byte{0}, ci.Serial...)
+		}
+	}
+	for i, n := range nodes {
+		st := statuses[i]
+		switch {
+		case !bytes.Equal(st.ECDSAPublicKey, epub):
+			return fmt.Errorf("oracle %s: its ECDSA public key is not the one in the ECDSA TSA certificate", n.Client.Addr())
+		case !bytes.Equal(st.MLDSAPublicKey, mpub):
+			return fmt.Errorf("oracle %s: its ML-DSA public key is not the one in the ML-DSA TSA certificate", n.Client.Addr())
+		case !bytes.Equal(st.TSAName, ecdsaCert.RawSubject) || !bytes.Equal(st.TSAName, mldsaCert.RawSubject):
+			return fmt.Errorf("oracle %s: the certificates' subject is not the oracle's TSA name", n.Client.Addr())
+		}
+		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := n.Client.Install(ictx, req)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("oracle %s: installing certificates: %w", n.Client.Addr(), err)
+		}
+	}
+	return nil
+}
+
+type wrapperParams struct {
+	listen        string
+	nodes         []*coordinator.Node
+	threshold     int
+	ecdsaCert     *x509.Certificate
+	intermediates []*x509.Certificate
+	mldsaCert     *x509.Certificate
+	roots         []*x509.Certificate
+	mode          string
+	simulated     bool
+	log           *slog.Logger
+}
+
+// serveWrapper runs the coordinator and the HTTP service until ctx is done.
+// started, if not nil, is called with the bound address once serving.
+func serveWrapper(ctx context.Context, p *wrapperParams, started func(addr string)) error {
+	coord, err := coordinator.New(coordinator.Config{
+		Nodes: p.nodes, Threshold: p.threshold,
+		ECDSACert: p.ecdsaCert, MLDSACert: p.mldsaCert, Intermediates: p.intermediates,
+		Logger: p.log,
+	})
+	if err != nil {
+		return err
+	}
+	coord.Poll(ctx)
+	go coord.Watch(ctx, 2*time.Second)
+
+	var certs bytes.Buffer
+	certs.WriteString("# CC-TSA certificates. ECDSA P-384 TSA certificate and chain:\n")
+	for _, c := range append([]*x509.Certificate{p.ecdsaCert}, p.intermediates...) {
+		certs.Write(devca.CertPEM(c))
+	}
+	certs.WriteString("# ML-DSA-65 TSA certificate (RFC 9881):\n")
+	certs.Write(devca.CertPEM(p.mldsaCert))
+	if len(p.roots) > 0 {
+		certs.WriteString("# Trust anchors (compare with a copy obtained out of band):\n")
+		for _, c := range p.roots {
+			certs.Write(devca.CertPEM(c))
+		}
+	}
+	srv := tsaserver.New(tsaserver.Config{
+		Issuer: coord, CertsPEM: certs.Bytes(), Mode: p.mode, Simulated: p.simulated, Logger: p.log,
+	})
+	l, err := net.Listen("tcp", p.listen)
+	if err != nil {
+		return err
+	}
+	p.log.Info("serving RFC 3161", "addr", "http://"+l.Addr().String()+"/", "mode", p.mode)
+	if started != nil {
+		started(l.Addr().String())
+	}
+	err = srv.Serve(ctx, l)
+	for _, n := range p.nodes {
+		n.Client.Close()
+	}
+	return err
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cc-tsa/cc-tsa/cvm/tst"
+	"github.com/cc-tsa/cc-tsa/wrapper/tsverify"
+)
+
+func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("verify", stderr)
+	in := fs.String("in", "", "TimeStampResp (or bare token, with --token) to verify, DER")
+	bare := fs.Bool("token", false, "the input is a bare token (ContentInfo), not a TimeStampResp")
+	dataFile := fs.String("data", "", "the time-stamped file")
+	digestHex := fs.String("digest", "", "the time-stamped digest, hex (instead of --data)")
+	caFile := fs.String("ca", "", "trust anchors, PEM (ECDSA P-384 root and ML-DSA-65 root, e.g. ca.pem)")
+	certsFile := fs.String("certs", "", "further certificates, PEM (TSA certificates for tokens issued without certReq)")
+	nonceHex := fs.String("nonce", "", "expected nonce, hex")
+	requirePQ := fs.Bool("require-pq", false, "fail unless an ML-DSA-65 signature verifies too")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *in == "" || *caFile == "" {
+		return usagef("--in and --ca are required")
+	}
+	if (*dataFile == "") == (*digestHex == "") {
+		return usagef("give exactly one of --data and --digest")
+	}
+	opts := &tsverify.Options{RequirePQ: *requirePQ}
+	var err error
+	if opts.Roots, err = readCerts(*caFile); err != nil {
+		return err
+	}
+	if *certsFile != "" {
+		if opts.Certs, err = readCerts(*certsFile); err != nil {
+			return err
+		}
+	}
+	if *dataFile != "" {
+		if opts.Data, err = os.ReadFile(*dataFile); err != nil {
+			return err
+		}
+	} else if opts.Digest, err = hex.DecodeString(*digestHex); err != nil {
+		return usagef("--digest: %v", err)
+	}
+	if *nonceHex != "" {
+		n, ok := new(big.Int).SetString(strings.TrimPrefix(*nonceHex, "0x"), 16)
+		if !ok {
+			return usagef("--nonce: not hex")
+		}
+		opts.Nonce = n
+	}
+	der, err := os.ReadFile(*in)
+	if err != nil {
+		return err
+	}
+	var res *tsverify.Result
+	if *bare {
+		res, err = tsverify.VerifyToken(der, opts)
+	} else {
+		res, err = tsverify.VerifyResponse(der, opts)
+	}
+	if err != nil {
+		var se *tsverify.StatusError
+		if errors.As(err, &se) {
+			return fmt.Errorf("verification failed: the response is a refusal: %s (failInfo %s)", joinOr(se.StatusText, "no reason given"), failNames(se.FailInfo))
+		}
+		return fmt.Errorf("verification failed: %w", err)
+	}
+	info := res.Info
+	policy := "unknown"
+	if p, err := tst.EncodeOID(tst.OIDPolicyHybrid); err == nil && string(p) == string(info.Policy) {
+		policy = tst.OIDPolicyHybrid + " (hybrid ECDSA P-384 + ML-DSA-65)"
+	} else if p, err := tst.EncodeOID(tst.OIDPolicyMLDSA); err == nil && string(p) == string(info.Policy) {
+		policy = tst.OIDPolicyMLDSA + " (ML-DSA-65 only)"
+	}
+	fmt.Fprintf(stdout, "Verification: OK\n")
+	fmt.Fprintf(stdout, "  genTime:   %s (accuracy ±%v)\n", info.GenTime.Format(time.RFC3339Nano), info.Accuracy)
+	fmt.Fprintf(stdout, "  serial:    %s\n", info.Serial.Text(16))
+	fmt.Fprintf(stdout, "  policy:    %s\n", policy)
+	if info.Nonce != nil {
+		fmt.Fprintf(stdout, "  nonce:     %s\n", info.Nonce.Text(16))
+	}
+	if res.ECDSA {
+		fmt.Fprintf(stdout, "  ECDSA P-384: signature and chain OK, signer %q\n", res.ECDSASigner.Subject.String())
+	}
+	if res.MLDSA {
+		fmt.Fprintf(stdout, "  ML-DSA-65:   signature and chain OK, signer %q\n", res.MLDSASigner.Subject.String())
+		if res.ECDSA {
+			fmt.Fprintf(stdout, "  binding:     ML-DSA token is bound by the ECDSA signature (SHA-512), same TSTInfo\n")
+		}
+	} else {
+		fmt.Fprintf(stdout, "  ML-DSA-65:   absent (classical-only token)\n")
+	}
+	return nil
+}

@@ -1,0 +1,3 @@
+module github.com/cc-tsa/cc-tsa/test
+
+go 1.26

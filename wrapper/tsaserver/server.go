@@ -1,0 +1,299 @@
+// Package tsaserver serves the Time-Stamp Authority over HTTP (RFC 3161
+// §3.4): POST / and POST /tsa take an application/timestamp-query and answer
+// with an application/timestamp-reply. It also serves the certificates,
+// health, readiness and Prometheus metrics.
+package tsaserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/cc-tsa/cc-tsa/cvm/wire"
+	"github.com/cc-tsa/cc-tsa/wrapper/coordinator"
+	"github.com/cc-tsa/cc-tsa/wrapper/rfc3161"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Issuer issues tokens; *coordinator.Coordinator implements it.
+type Issuer interface {
+	Issue(ctx context.Context, f *wire.TokenFields) (*coordinator.Issued, error)
+	Ready() bool
+	Nodes() []*coordinator.Node
+	Threshold() int
+}
+
+// Config configures the HTTP service.
+type Config struct {
+	Issuer Issuer
+	// CertsPEM is served at GET /certs.
+	CertsPEM []byte
+	// Mode describes the deployment for /readyz, e.g. "development: single
+	// oracle, NOT THRESHOLD".
+	Mode string
+	// Simulated reports whether attestation is simulated.
+	Simulated bool
+	Logger    *slog.Logger
+	// Registry receives the metrics; nil creates a new registry.
+	Registry *prometheus.Registry
+}
+
+// Server is the HTTP front of the TSA.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	reg     *prometheus.Registry
+	reqs    *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+	fails   *prometheus.CounterVec
+}
+
+// MaxBody bounds request bodies; larger ones get 413.
+const MaxBody = rfc3161.MaxRequestSize
+
+// New returns a server for cfg.
+func New(cfg Config) *Server {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	}
+	s := &Server{
+		cfg: cfg,
+		log: log.With("component", "http"),
+		mux: http.NewServeMux(),
+		reg: reg,
+		reqs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cc_tsa_requests_total",
+			Help: "Time-stamp requests answered, by PKIStatus outcome and failInfo.",
+		}, []string{"status", "fail_info"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "cc_tsa_request_duration_seconds",
+			Help:    "Time to answer a time-stamp request.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"status"}),
+		fails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cc_tsa_signing_failures_total",
+			Help: "Signing sessions that failed, by reason.",
+		}, []string{"reason"}),
+	}
+	reg.MustRegister(s.reqs, s.latency, s.fails)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "cc_tsa_ready_oracles",
+		Help: "Oracles currently ready to sign.",
+	}, func() float64 { return float64(readyCount(cfg.Issuer)) }))
+
+	s.mux.HandleFunc("/", s.handleTSA)
+	s.mux.HandleFunc("/tsa", s.handleTSA)
+	s.mux.HandleFunc("GET /certs", s.handleCerts)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	s.mux.HandleFunc("GET /readyz", s.handleReady)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return s
+}
+
+func readyCount(is Issuer) int {
+	n := 0
+	for _, node := range is.Nodes() {
+		if st, err, _ := node.Status(); err == nil && st != nil && st.State == wire.StateReady && st.ClockTrusted {
+			n++
+		}
+	}
+	return n
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// HTTPServer returns an *http.Server for s with timeouts on every
+// connection.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Serve serves on l until ctx is done, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	hs := s.HTTPServer(l.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("tsaserver: shutdown: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) handleTSA(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" && r.URL.Path != "/tsa" {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "time-stamp requests must be POSTed", http.StatusMethodNotAllowed)
+		return
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/timestamp-query" {
+		http.Error(w, "Content-Type must be application/timestamp-query", http.StatusUnsupportedMediaType)
+		return
+	}
+	start := time.Now()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			http.Error(w, fmt.Sprintf("request body exceeds %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "reading request body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	resp, status, info := s.answer(r.Context(), body)
+	s.reqs.WithLabelValues(status, info).Inc()
+	s.latency.WithLabelValues(status).Observe(time.Since(start).Seconds())
+	w.Header().Set("Content-Type", "application/timestamp-reply")
+	w.Header().Set("Content-Length", strconv.Itoa(len(resp)))
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	w.Write(resp)
+}
+
+// answer turns a request body into a DER TimeStampResp, and names the
+// outcome for metrics.
+func (s *Server) answer(ctx context.Context, body []byte) (resp []byte, status, failInfo string) {
+	req, refusal := rfc3161.ParseRequest(body)
+	if refusal != nil {
+		s.log.Info("request refused", "fail_info", refusal.Info.String(), "reason", refusal.Reason)
+		return rfc3161.Rejection(refusal), "rejection", refusal.Info.String()
+	}
+	f := &wire.TokenFields{
+		Policy:         req.Policy,
+		HashAlg:        req.HashAlg,
+		HashParamsNull: req.HashParamsNull,
+		Imprint:        req.Imprint,
+		Nonce:          req.Nonce,
+		CertReq:        req.CertReq,
+	}
+	if f.Policy == 0 {
+		f.Policy = wire.PolicyHybrid
+	}
+	iss, err := s.cfg.Issuer.Issue(ctx, f)
+	if err != nil {
+		r := &rfc3161.Refusal{Info: rfc3161.SystemFailure, Reason: "the TSA could not sign; try again"}
+		reason := "error"
+		switch {
+		case errors.Is(err, coordinator.ErrNoQuorum):
+			r.Reason, reason = "not enough signing oracles are ready", "no_quorum"
+		case errors.Is(err, coordinator.ErrTimeNotAvailable):
+			r.Info, r.Reason, reason = rfc3161.TimeNotAvailable, "the signing oracles have no trusted time", "time"
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			reason = "timeout"
+		}
+		s.fails.WithLabelValues(reason).Inc()
+		s.log.Warn("signing failed", "reason", reason, "err", err)
+		return rfc3161.Rejection(r), "rejection", r.Info.String()
+	}
+	out, err := rfc3161.Granted(iss.Token)
+	if err != nil {
+		s.fails.WithLabelValues("encode").Inc()
+		s.log.Error("encoding response", "err", err)
+		r := &rfc3161.Refusal{Info: rfc3161.SystemFailure, Reason: "internal error"}
+		return rfc3161.Rejection(r), "rejection", r.Info.String()
+	}
+	s.log.Debug("token issued", "serial", iss.Info.Serial.Text(16), "gen_time", iss.Info.GenTime, "signers", iss.Signers)
+	return out, "granted", ""
+}
+
+func (s *Server) handleCerts(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Write(s.cfg.CertsPEM)
+}
+
+// NodeReport is one oracle in the /readyz body.
+type NodeReport struct {
+	Address     string `json:"address"`
+	ID          uint8  `json:"id,omitempty"`
+	Ready       bool   `json:"ready"`
+	State       string `json:"state,omitempty"`
+	Mode        string `json:"mode,omitempty"`
+	Attestation string `json:"attestation,omitempty"`
+	Clock       struct {
+		Trusted    bool   `json:"trusted"`
+		Source     string `json:"source,omitempty"`
+		AccuracyUS uint64 `json:"accuracy_us,omitempty"`
+	} `json:"clock"`
+	Label string `json:"label,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// ReadyReport is the /readyz body.
+type ReadyReport struct {
+	Ready     bool         `json:"ready"`
+	Mode      string       `json:"mode"`
+	Simulated bool         `json:"attestation_simulated"`
+	Threshold int          `json:"threshold"`
+	ReadyN    int          `json:"ready_oracles"`
+	Nodes     []NodeReport `json:"oracles"`
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	rep := ReadyReport{Mode: s.cfg.Mode, Simulated: s.cfg.Simulated, Threshold: s.cfg.Issuer.Threshold()}
+	for _, n := range s.cfg.Issuer.Nodes() {
+		st, err, _ := n.Status()
+		nr := NodeReport{Address: n.Client.Addr()}
+		if err != nil {
+			nr.Error = err.Error()
+		}
+		if st != nil {
+			nr.ID, nr.State, nr.Mode = st.NodeID, st.State.String(), st.Mode.String()
+			nr.Attestation, nr.Label = st.Attestation.String(), st.Label
+			nr.Clock.Trusted, nr.Clock.Source, nr.Clock.AccuracyUS = st.ClockTrusted, st.ClockSource, st.ClockAccuracyMicros
+			nr.Ready = err == nil && st.State == wire.StateReady && st.ClockTrusted
+		}
+		if nr.Ready {
+			rep.ReadyN++
+		}
+		rep.Nodes = append(rep.Nodes, nr)
+	}
+	rep.Ready = rep.ReadyN >= rep.Threshold
+	w.Header().Set("Content-Type", "application/json")
+	if !rep.Ready {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(rep)
+}
