@@ -22,7 +22,8 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	dataFile := fs.String("data", "", "the time-stamped file")
 	digestHex := fs.String("digest", "", "the time-stamped digest, hex (instead of --data)")
 	caFile := fs.String("ca", "", "trust anchors, PEM (ECDSA P-384 root and ML-DSA-65 root, e.g. ca.pem)")
-	certsFile := fs.String("certs", "", "further certificates, PEM (TSA certificates for tokens issued without certReq)")
+	var certsFiles multiFlag
+	fs.Var(&certsFiles, "certs", "further certificates, PEM (TSA certificates for tokens issued without certReq); repeatable")
 	nonceHex := fs.String("nonce", "", "expected nonce, hex")
 	requirePQ := fs.Bool("require-pq", false, "fail unless an ML-DSA-65 signature verifies too")
 	if err := parseFlags(fs, args); err != nil {
@@ -39,10 +40,12 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if opts.Roots, err = readCerts(*caFile); err != nil {
 		return err
 	}
-	if *certsFile != "" {
-		if opts.Certs, err = readCerts(*certsFile); err != nil {
+	for _, f := range certsFiles {
+		certs, err := readCerts(f)
+		if err != nil {
 			return err
 		}
+		opts.Certs = append(opts.Certs, certs...)
 	}
 	if *dataFile != "" {
 		if opts.Data, err = os.ReadFile(*dataFile); err != nil {

@@ -237,9 +237,9 @@ type session struct {
 type stage int
 
 const (
-	stageBegun      stage = iota // TSTInfo encoded; ML-DSA rounds pending
-	stageMLDSASigned             // this signer produced its ML-DSA message
-	stageAttached                // inner token encoded; ECDSA rounds pending
+	stageBegun       stage = iota // TSTInfo encoded; ML-DSA rounds pending
+	stageMLDSASigned              // this signer produced its ML-DSA message
+	stageAttached                 // inner token encoded; ECDSA rounds pending
 )
 
 // Begin checks a proposal and opens a session.

@@ -120,6 +120,10 @@ func parseContentInfo(der []byte) (*signedData, error) {
 	if err := parseSignerInfo(si, &s.signer); err != nil {
 		return nil, err
 	}
+	// The only digest algorithm announced is the one the signer uses.
+	if len(s.digestAlgs) != 1 || !bytes.Equal(s.digestAlgs[0], s.signer.digestAlg) {
+		return nil, malformed("SignedData digestAlgorithms do not match the SignerInfo")
+	}
 	return &s, nil
 }
 
