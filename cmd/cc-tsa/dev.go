@@ -127,6 +127,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		ecdsaCert: ecdsaCert, mldsaCert: mldsaCert,
 		roots: []*x509.Certificate{ca.ECDSARoot, ca.MLDSARoot},
 		mode:  modeLabel(statuses), simulated: st.Attestation == wire.AttestationSimulated, log: log,
+		auditPath: filepath.Join(abs, "audit.log"),
 	}, func(addr string) {
 		fmt.Fprintf(stdout, "cc-tsa dev: serving http://%s/ (single oracle, NOT THRESHOLD)\n", addr)
 		fmt.Fprintf(stdout, "  trust anchors: %s\n", filepath.Join(abs, "ca.pem"))

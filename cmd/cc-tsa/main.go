@@ -30,6 +30,7 @@ func commands() map[string]command {
 		"request": {"request a time-stamp token", runRequest},
 		"verify":  {"verify a time-stamp response or token", runVerify},
 		"bench":   {"load a TSA and report tokens/s and latency percentiles", runBench},
+		"audit":   {"verify the audit log (audit verify)", runAudit},
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
+	"github.com/cc-tsa/cc-tsa/wrapper/audit"
 	"github.com/cc-tsa/cc-tsa/wrapper/coordinator"
 	"github.com/cc-tsa/cc-tsa/wrapper/devca"
 	"github.com/cc-tsa/cc-tsa/wrapper/oracleclient"
@@ -31,6 +32,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ecdsaFile := fs.String("ecdsa-cert", "", "PEM file: the ECDSA P-384 TSA certificate, then any intermediates")
 	mldsaFile := fs.String("mldsa-cert", "", "PEM file: the ML-DSA-65 TSA certificate")
 	caFile := fs.String("ca", "", "PEM file of trust anchors to publish at /certs (optional)")
+	auditPath := fs.String("audit-log", "", "append-only audit log; every token is recorded here before it is sent (required)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -44,6 +46,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *ecdsaFile == "" || *mldsaFile == "" {
 		return usagef("--ecdsa-cert and --mldsa-cert are required")
+	}
+	if *auditPath == "" {
+		return usagef("--audit-log is required: no token is issued without its audit record")
 	}
 	ecdsaChain, err := readCerts(*ecdsaFile)
 	if err != nil {
@@ -70,6 +75,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		listen: *listen, nodes: nodes, threshold: *threshold,
 		ecdsaCert: ecdsaChain[0], intermediates: ecdsaChain[1:], mldsaCert: mldsaChain[0], roots: roots,
 		mode: modeLabel(statuses), simulated: statuses[0].Attestation == wire.AttestationSimulated, log: log,
+		auditPath: *auditPath,
 	}, nil)
 }
 
@@ -195,6 +201,7 @@ type wrapperParams struct {
 	roots         []*x509.Certificate
 	mode          string
 	simulated     bool
+	auditPath     string
 	log           *slog.Logger
 }
 
@@ -225,8 +232,14 @@ func serveWrapper(ctx context.Context, p *wrapperParams, started func(addr strin
 			certs.Write(devca.CertPEM(c))
 		}
 	}
+	al, err := audit.Open(p.auditPath, p.log)
+	if err != nil {
+		return err
+	}
+	defer al.Close()
+	p.log.Info("audit log open", "path", p.auditPath, "head", al.Head().String())
 	srv := tsaserver.New(tsaserver.Config{
-		Issuer: coord, CertsPEM: certs.Bytes(), Mode: p.mode, Simulated: p.simulated, Logger: p.log,
+		Issuer: coord, CertsPEM: certs.Bytes(), Mode: p.mode, Simulated: p.simulated, Audit: al, Logger: p.log,
 	})
 	l, err := net.Listen("tcp", p.listen)
 	if err != nil {

@@ -6,6 +6,7 @@ package tsaserver
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
+	"github.com/cc-tsa/cc-tsa/wrapper/audit"
 	"github.com/cc-tsa/cc-tsa/wrapper/coordinator"
 	"github.com/cc-tsa/cc-tsa/wrapper/rfc3161"
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,7 +44,10 @@ type Config struct {
 	Mode string
 	// Simulated reports whether attestation is simulated.
 	Simulated bool
-	Logger    *slog.Logger
+	// Audit, if not nil, records every token before it is released; a
+	// token whose record cannot be made durable is not released.
+	Audit  *audit.Log
+	Logger *slog.Logger
 	// Registry receives the metrics; nil creates a new registry.
 	Registry *prometheus.Registry
 }
@@ -225,6 +230,23 @@ func (s *Server) answer(ctx context.Context, body []byte) (resp []byte, status, 
 		s.fails.WithLabelValues(reason).Inc()
 		s.log.Warn("signing failed", "reason", reason, "err", err)
 		return rfc3161.Rejection(r), "rejection", r.Info.String()
+	}
+	if s.cfg.Audit != nil {
+		rec := &audit.Record{
+			Serial:    iss.Info.Serial.Bytes(),
+			GenTime:   iss.Info.GenTime,
+			Policy:    iss.Info.Policy,
+			HashAlg:   iss.Info.HashAlg,
+			Imprint:   iss.Info.Imprint,
+			Signers:   iss.Signers,
+			TokenHash: sha256.Sum256(iss.Token),
+		}
+		if err := s.cfg.Audit.Append(ctx, rec); err != nil {
+			s.fails.WithLabelValues("audit").Inc()
+			s.log.Error("audit log append failed; token withheld", "err", err)
+			r := &rfc3161.Refusal{Info: rfc3161.SystemFailure, Reason: "the TSA could not record the token; try again"}
+			return rfc3161.Rejection(r), "rejection", r.Info.String()
+		}
 	}
 	out, err := rfc3161.Granted(iss.Token)
 	if err != nil {

@@ -3,6 +3,7 @@ package tsaserver_test
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/json"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/cc-tsa/cc-tsa/cvm/tst"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
+	"github.com/cc-tsa/cc-tsa/wrapper/audit"
 	"github.com/cc-tsa/cc-tsa/wrapper/internal/testtsa"
 	"github.com/cc-tsa/cc-tsa/wrapper/rfc3161"
 	"github.com/cc-tsa/cc-tsa/wrapper/tsaserver"
@@ -206,5 +208,41 @@ func TestOperationalEndpoints(t *testing.T) {
 	}
 	if !rep.Ready || rep.ReadyN != 1 || len(rep.Nodes) != 1 || !strings.Contains(rep.Nodes[0].Mode, "NOT THRESHOLD") {
 		t.Fatalf("/readyz report %+v", rep)
+	}
+}
+
+func TestAuditLogMatchesTokens(t *testing.T) {
+	s := testtsa.Start(t)
+	hashes := map[[32]byte]bool{}
+	for i := 0; i < 5; i++ {
+		q, _ := query(t, "", i%2 == 0)
+		_, body := post(t, s.HTTP.URL+"/", "application/timestamp-query", q)
+		tok, err := tsverify.ParseResponse(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes[sha256.Sum256(tok)] = true
+	}
+	// Refusals leave no record.
+	post(t, s.HTTP.URL+"/", "application/timestamp-query", []byte("junk"))
+	n := 0
+	if _, err := audit.Verify(s.AuditPath, nil, func(r *audit.Record) error {
+		if !hashes[r.TokenHash] {
+			t.Errorf("record %d names a token that was not issued", r.Seq)
+		}
+		n++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(hashes) {
+		t.Fatalf("%d records for %d tokens", n, len(hashes))
+	}
+	// Without a durable record there is no token.
+	s.Audit.Close()
+	q, _ := query(t, "", false)
+	_, body := post(t, s.HTTP.URL+"/", "application/timestamp-query", q)
+	if got := failInfo(t, body); got != int(rfc3161.SystemFailure) {
+		t.Fatalf("failInfo %d with a closed audit log", got)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/cc-tsa/cc-tsa/cvm/transport"
 	"github.com/cc-tsa/cc-tsa/cvm/tst"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
+	"github.com/cc-tsa/cc-tsa/wrapper/audit"
 	"github.com/cc-tsa/cc-tsa/wrapper/coordinator"
 	"github.com/cc-tsa/cc-tsa/wrapper/devca"
 	"github.com/cc-tsa/cc-tsa/wrapper/oracleclient"
@@ -60,6 +61,8 @@ type TSA struct {
 	ECDSACert   *x509.Certificate
 	MLDSACert   *x509.Certificate
 	Roots       []*x509.Certificate
+	Audit       *audit.Log
+	AuditPath   string
 }
 
 // Start starts a TSA that is stopped when the test ends.
@@ -119,10 +122,16 @@ func Start(t testing.TB) *TSA {
 		t.Fatal(err)
 	}
 	coord.Poll(ctx)
-	srv := tsaserver.New(tsaserver.Config{Issuer: coord, CertsPEM: ca.RootsPEM(), Mode: "test, NOT THRESHOLD", Logger: log})
+	auditPath := filepath.Join(t.TempDir(), "audit.log")
+	al, err := audit.Open(auditPath, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { al.Close() })
+	srv := tsaserver.New(tsaserver.Config{Issuer: coord, CertsPEM: ca.RootsPEM(), Mode: "test, NOT THRESHOLD", Audit: al, Logger: log})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	return &TSA{Oracle: o, Clock: clk, Coordinator: coord, Server: srv, HTTP: hs, CA: ca, ECDSACert: ec, MLDSACert: mc, Roots: []*x509.Certificate{ca.ECDSARoot, ca.MLDSARoot}}
+	return &TSA{Oracle: o, Clock: clk, Coordinator: coord, Server: srv, HTTP: hs, CA: ca, ECDSACert: ec, MLDSACert: mc, Roots: []*x509.Certificate{ca.ECDSARoot, ca.MLDSARoot}, Audit: al, AuditPath: auditPath}
 }
 
 // Options returns verification options trusting the TSA's roots.
