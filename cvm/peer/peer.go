@@ -1,0 +1,256 @@
+// Package peer authenticates the messages oracles exchange through the
+// untrusted coordinator.
+//
+// Each oracle has an identity: an Ed25519 signing key and an HPKE key
+// (ML-KEM-768 + X25519 hybrid KEM, HKDF-SHA256, AES-256-GCM). Its
+// attestation report binds both public keys (see PublicKeys.Marshal), so a
+// peer that has verified the report knows whom it talks to. Every message is
+// an Envelope signed by its sender over a domain-separated encoding of
+// (version, kind, key id, session id, round, sender, receiver, encrypted
+// flag, payload). Confidential payloads (key-generation shares) are
+// encrypted to the receiver's HPKE key with the same fields as HPKE info, so
+// a ciphertext cannot be moved to another session, round or receiver.
+//
+// The signature scheme is classical: message authentication only has to
+// hold while a session runs. Confidentiality of shares has to hold for the
+// life of the key, hence the post-quantum hybrid KEM.
+package peer
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/hpke"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// Version is the envelope format version.
+const Version = 1
+
+// Sizes.
+const (
+	KeyIDSize      = 32
+	SessionIDSize  = 16
+	MaxPayload     = 1 << 20
+	signatureLabel = "CC-TSA peer message v1"
+	hpkeLabel      = "CC-TSA peer encryption v1"
+	publicKeyLabel = "CC-TSA node public keys v1"
+)
+
+// Broadcast is the receiver id of a message meant for every peer.
+const Broadcast = 0
+
+func kem() hpke.KEM   { return hpke.MLKEM768X25519() }
+func kdf() hpke.KDF   { return hpke.HKDFSHA256() }
+func aead() hpke.AEAD { return hpke.AES256GCM() }
+
+// Identity is an oracle's private identity. It lives only in the oracle's
+// memory.
+type Identity struct {
+	sign ed25519.PrivateKey
+	kem  hpke.PrivateKey
+	pub  PublicKeys
+}
+
+// PublicKeys are an oracle's public identity keys.
+type PublicKeys struct {
+	Sign ed25519.PublicKey
+	KEM  []byte // HPKE public key (SerializePublicKey)
+}
+
+// NewIdentity generates a fresh identity.
+func NewIdentity() (*Identity, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("peer: identity key: %w", err)
+	}
+	k, err := kem().GenerateKey()
+	if err != nil {
+		return nil, fmt.Errorf("peer: HPKE key: %w", err)
+	}
+	return &Identity{sign: priv, kem: k, pub: PublicKeys{Sign: pub, KEM: k.PublicKey().Bytes()}}, nil
+}
+
+// Public returns the identity's public keys.
+func (id *Identity) Public() PublicKeys { return id.pub }
+
+// Marshal returns the canonical encoding of the public keys that an
+// attestation report binds: a label, then each key with a u16 length.
+func (p PublicKeys) Marshal() []byte {
+	var b cryptobyte.Builder
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(publicKeyLabel)) })
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(p.Sign) })
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(p.KEM) })
+	return b.BytesOrPanic()
+}
+
+// ParsePublicKeys decodes what Marshal encodes and checks both keys.
+func ParsePublicKeys(data []byte) (PublicKeys, error) {
+	in := cryptobyte.String(data)
+	var label, sign, kemKey cryptobyte.String
+	if !in.ReadUint16LengthPrefixed(&label) || string(label) != publicKeyLabel ||
+		!in.ReadUint16LengthPrefixed(&sign) || !in.ReadUint16LengthPrefixed(&kemKey) || !in.Empty() {
+		return PublicKeys{}, errors.New("peer: malformed public keys")
+	}
+	if len(sign) != ed25519.PublicKeySize {
+		return PublicKeys{}, errors.New("peer: identity key has the wrong length")
+	}
+	if _, err := kem().NewPublicKey(kemKey); err != nil {
+		return PublicKeys{}, fmt.Errorf("peer: HPKE key: %w", err)
+	}
+	return PublicKeys{Sign: bytes.Clone(sign), KEM: bytes.Clone(kemKey)}, nil
+}
+
+// Header says where a message belongs.
+type Header struct {
+	Kind     uint8 // what protocol the payload belongs to (caller-defined)
+	KeyID    [KeyIDSize]byte
+	Session  [SessionIDSize]byte
+	Round    uint16
+	Sender   uint8
+	Receiver uint8 // Broadcast for every peer
+}
+
+func (h *Header) add(b *cryptobyte.Builder) {
+	b.AddUint8(Version)
+	b.AddUint8(h.Kind)
+	b.AddBytes(h.KeyID[:])
+	b.AddBytes(h.Session[:])
+	b.AddUint16(h.Round)
+	b.AddUint8(h.Sender)
+	b.AddUint8(h.Receiver)
+}
+
+// Envelope is one signed message.
+type Envelope struct {
+	Header
+	Encrypted bool
+	Payload   []byte // ciphertext when Encrypted
+	Signature []byte
+}
+
+func (e *Envelope) signedBytes() []byte {
+	var b cryptobyte.Builder
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(signatureLabel)) })
+	e.Header.add(&b)
+	if e.Encrypted {
+		b.AddUint8(1)
+	} else {
+		b.AddUint8(0)
+	}
+	b.AddUint32LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(e.Payload) })
+	return b.BytesOrPanic()
+}
+
+func hpkeInfo(h *Header) []byte {
+	var b cryptobyte.Builder
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(hpkeLabel)) })
+	h.add(&b)
+	return b.BytesOrPanic()
+}
+
+// Seal signs payload under h. If to is not nil the payload is first
+// encrypted to that receiver, which must be h.Receiver.
+func (id *Identity) Seal(h Header, payload []byte, to *PublicKeys) (*Envelope, error) {
+	if len(payload) > MaxPayload {
+		return nil, fmt.Errorf("peer: payload of %d bytes exceeds %d", len(payload), MaxPayload)
+	}
+	e := &Envelope{Header: h, Payload: payload}
+	if to != nil {
+		if h.Receiver == Broadcast {
+			return nil, errors.New("peer: an encrypted message needs a single receiver")
+		}
+		pk, err := kem().NewPublicKey(to.KEM)
+		if err != nil {
+			return nil, fmt.Errorf("peer: receiver's HPKE key: %w", err)
+		}
+		ct, err := hpke.Seal(pk, kdf(), aead(), hpkeInfo(&h), payload)
+		if err != nil {
+			return nil, fmt.Errorf("peer: encrypting: %w", err)
+		}
+		e.Encrypted, e.Payload = true, ct
+	}
+	e.Signature = ed25519.Sign(id.sign, e.signedBytes())
+	return e, nil
+}
+
+// ErrAuth is wrapped by every authentication failure.
+var ErrAuth = errors.New("peer: message authentication failed")
+
+// Open checks that e was signed by from and is addressed as want says
+// (every header field must match, the receiver may be Broadcast when want
+// allows it) and returns the payload, decrypting it with me if it is
+// encrypted.
+func Open(e *Envelope, from PublicKeys, want Header, me *Identity) ([]byte, error) {
+	if e.Header != want {
+		return nil, fmt.Errorf("%w: header %+v does not match the expected %+v", ErrAuth, e.Header, want)
+	}
+	if len(from.Sign) != ed25519.PublicKeySize || !ed25519.Verify(from.Sign, e.signedBytes(), e.Signature) {
+		return nil, fmt.Errorf("%w: bad signature from node %d", ErrAuth, e.Sender)
+	}
+	if !e.Encrypted {
+		return e.Payload, nil
+	}
+	if me == nil {
+		return nil, fmt.Errorf("%w: encrypted message but no key to open it", ErrAuth)
+	}
+	pt, err := hpke.Open(me.kem, kdf(), aead(), hpkeInfo(&e.Header), e.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: decrypting message from node %d: %v", ErrAuth, e.Sender, err)
+	}
+	return pt, nil
+}
+
+// Marshal encodes e.
+func (e *Envelope) Marshal() ([]byte, error) {
+	var b cryptobyte.Builder
+	e.Header.add(&b)
+	if e.Encrypted {
+		b.AddUint8(1)
+	} else {
+		b.AddUint8(0)
+	}
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(e.Payload) })
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(e.Signature) })
+	return b.Bytes()
+}
+
+// ErrMalformed is wrapped by decoding errors.
+var ErrMalformed = errors.New("peer: malformed envelope")
+
+// Unmarshal decodes data into e. It checks the format only; Open checks
+// the signature.
+func (e *Envelope) Unmarshal(data []byte) error {
+	in := cryptobyte.String(data)
+	var v Envelope
+	var ver, enc uint8
+	var key, sess []byte
+	var payload, sig cryptobyte.String
+	if !in.ReadUint8(&ver) || !in.ReadUint8(&v.Kind) || !in.ReadBytes(&key, KeyIDSize) ||
+		!in.ReadBytes(&sess, SessionIDSize) || !in.ReadUint16(&v.Round) || !in.ReadUint8(&v.Sender) ||
+		!in.ReadUint8(&v.Receiver) || !in.ReadUint8(&enc) || !in.ReadUint24LengthPrefixed(&payload) ||
+		!in.ReadUint8LengthPrefixed(&sig) || !in.Empty() {
+		return ErrMalformed
+	}
+	switch {
+	case ver != Version:
+		return fmt.Errorf("%w: version %d", ErrMalformed, ver)
+	case enc > 1:
+		return fmt.Errorf("%w: encrypted flag %d", ErrMalformed, enc)
+	case len(payload) > MaxPayload+4096:
+		return fmt.Errorf("%w: payload of %d bytes", ErrMalformed, len(payload))
+	case len(sig) != ed25519.SignatureSize:
+		return fmt.Errorf("%w: signature of %d bytes", ErrMalformed, len(sig))
+	case v.Sender == 0 || v.Sender == v.Receiver:
+		return fmt.Errorf("%w: sender %d, receiver %d", ErrMalformed, v.Sender, v.Receiver)
+	}
+	copy(v.KeyID[:], key)
+	copy(v.Session[:], sess)
+	v.Encrypted = enc == 1
+	v.Payload, v.Signature = bytes.Clone(payload), bytes.Clone(sig)
+	*e = v
+	return nil
+}
