@@ -217,7 +217,7 @@ func serveWrapper(ctx context.Context, p *wrapperParams, started func(addr strin
 		return err
 	}
 	coord.Poll(ctx)
-	go coord.Watch(ctx, 2*time.Second)
+	go coord.Run(ctx, 2*time.Second)
 
 	var certs bytes.Buffer
 	certs.WriteString("# CC-TSA certificates. ECDSA P-384 TSA certificate and chain:\n")

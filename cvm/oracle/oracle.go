@@ -8,24 +8,26 @@
 //	Begin    (every signer) checks the proposal against its own clock and
 //	                        its record of serial numbers and session ids,
 //	                        then encodes TSTInfo and the ML-DSA signed
-//	                        attributes itself
+//	                        attributes itself (and, in threshold mode,
+//	                        commits to its first ML-DSA message)
 //	Round    ML-DSA-65      the rounds of the ML-DSA signature scheme
 //	Attach   (every signer) verifies the combined ML-DSA signature, encodes
 //	                        the inner token and the ECDSA signed attributes
 //	Round    ECDSA P-384    the rounds of the ECDSA signature scheme
 //
-// In the single-oracle development mode (ModeWholeKey) each scheme has one
-// round in which the oracle signs with its whole key; threshold schemes add
-// rounds behind the same messages.
+// Two key modes sit behind the same messages. In the single-oracle
+// development mode (wire.ModeWholeKey) the oracle holds whole keys and each
+// scheme has one round. In threshold mode (wire.ModeThreshold) the oracle
+// holds shares from the distributed key ceremony (package dkg): ML-DSA-65
+// takes three rounds per attempt (round-1 states come from a precomputed
+// pool) and ECDSA P-384 one online round on a presignature. Every message
+// between oracles travels in an envelope signed with the sender's attested
+// identity (package peer), so the coordinator that relays them can neither
+// forge nor read them.
 package oracle
 
 import (
-	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/sha512"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,9 +35,9 @@ import (
 	"time"
 
 	"github.com/cc-tsa/cc-tsa/cvm/clock"
+	"github.com/cc-tsa/cc-tsa/cvm/peer"
 	"github.com/cc-tsa/cc-tsa/cvm/tst"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
-	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 )
 
 // Limits that bound the oracle's memory.
@@ -56,6 +58,20 @@ const (
 	maxRemembered = 1 << 20
 )
 
+// Attester produces and checks attestation evidence. The production
+// implementation asks the AMD SEV-SNP firmware; the development one is a
+// simulated device and says so.
+type Attester interface {
+	// Kind says what backs the evidence.
+	Kind() wire.Attestation
+	// Evidence returns evidence whose report data binds identity (the
+	// oracle's public identity keys) and nonce.
+	Evidence(identity []byte, nonce [wire.NonceSize]byte) ([]byte, error)
+	// VerifyPeer checks a peer's evidence for identity and nonce, against
+	// the attestation policy (trusted roots, measurement, debug, TCB).
+	VerifyPeer(evidence, identity []byte, nonce [wire.NonceSize]byte) error
+}
+
 // Config configures an oracle.
 type Config struct {
 	// TSAName is the DER Name the oracle writes into TSTInfo's tsa field and
@@ -65,26 +81,42 @@ type Config struct {
 	Clock clock.Clock
 	// Logger receives the oracle's logs; nil means slog.Default().
 	Logger *slog.Logger
+
+	// NodeID (1-based), Nodes and Threshold place the oracle in a threshold
+	// cluster. Nodes == 0 selects the single-oracle development mode.
+	NodeID, Nodes, Threshold uint8
+	// Attester attests the oracle and verifies its peers. Nil means no
+	// attestation, which only tests use.
+	Attester Attester
+	// MLDSAPool is the number of ML-DSA round-1 states kept precomputed
+	// (threshold mode); 0 means 2.
+	MLDSAPool int
 }
 
 // Oracle is one signing oracle. Its methods are safe for concurrent use.
 type Oracle struct {
-	cfg  Config
-	log  *slog.Logger
-	keys *wholeKeys
+	cfg      Config
+	log      *slog.Logger
+	identity *peer.Identity
+	whole    *wholeKeys // development mode only
 
 	mu       sync.Mutex
 	state    wire.State
+	th       *thresholdKeys // threshold mode, after the ceremony
+	peers    map[uint8]peer.PublicKeys
+	cer      *ceremony
 	ecdsaRef *tst.CertRef
 	mldsaRef *tst.CertRef
 	sessions map[wire.SessionID]*session
 	seen     *replayRecord
+	stopped  chan struct{}
 }
 
-// New creates an oracle in the single-oracle development mode: it generates
-// whole ECDSA P-384 and ML-DSA-65 keys in memory. This is not threshold
-// signing and the oracle says so in its status and logs. The oracle stays in
-// the Booting state until its certificates are installed.
+// New creates an oracle. Without cfg.Nodes it is the single-oracle
+// development mode: it generates whole ECDSA P-384 and ML-DSA-65 keys in
+// memory, which is not threshold signing and is labelled so in its status
+// and logs. With cfg.Nodes it is one threshold oracle that waits for the key
+// ceremony. Either way it becomes Ready when its certificates are installed.
 func New(cfg Config) (*Oracle, error) {
 	if cfg.Clock == nil {
 		return nil, errors.New("oracle: no clock configured")
@@ -96,20 +128,52 @@ func New(cfg Config) (*Oracle, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	keys, err := generateWholeKeys()
+	id, err := peer.NewIdentity()
 	if err != nil {
 		return nil, err
 	}
 	o := &Oracle{
 		cfg:      cfg,
-		log:      log.With("component", "oracle", "mode", wire.ModeWholeKey.String()),
-		keys:     keys,
-		state:    wire.StateBooting,
+		identity: id,
+		peers:    make(map[uint8]peer.PublicKeys),
 		sessions: make(map[wire.SessionID]*session),
 		seen:     newReplayRecord(),
+		stopped:  make(chan struct{}),
 	}
-	o.log.Warn("single-oracle development mode: whole keys in one process, NOT THRESHOLD signing")
+	if cfg.Nodes == 0 {
+		o.cfg.NodeID, o.cfg.Nodes, o.cfg.Threshold = 1, 1, 1
+		if o.whole, err = generateWholeKeys(); err != nil {
+			return nil, err
+		}
+		o.state = wire.StateBooting
+		o.log = log.With("component", "oracle", "mode", wire.ModeWholeKey.String())
+		o.log.Warn("single-oracle development mode: whole keys in one process, NOT THRESHOLD signing")
+		return o, nil
+	}
+	if cfg.Threshold < 2 || cfg.Threshold > cfg.Nodes || cfg.Nodes > wire.MaxSigners || cfg.NodeID == 0 || cfg.NodeID > cfg.Nodes {
+		return nil, fmt.Errorf("oracle: node %d of %d with threshold %d is not a valid cluster position", cfg.NodeID, cfg.Nodes, cfg.Threshold)
+	}
+	if o.cfg.MLDSAPool <= 0 {
+		o.cfg.MLDSAPool = 2
+	}
+	o.state = wire.StateCeremony
+	o.log = log.With("component", "oracle", "node", cfg.NodeID)
+	o.log.Info("threshold oracle started; waiting for the key ceremony", "nodes", cfg.Nodes, "threshold", cfg.Threshold, "attestation", o.attestation().String())
 	return o, nil
+}
+
+func (o *Oracle) attestation() wire.Attestation {
+	if o.cfg.Attester == nil {
+		return wire.AttestationNone
+	}
+	return o.cfg.Attester.Kind()
+}
+
+func (o *Oracle) mode() wire.Mode {
+	if o.whole != nil {
+		return wire.ModeWholeKey
+	}
+	return wire.ModeThreshold
 }
 
 // Status returns the oracle's current status.
@@ -117,24 +181,37 @@ func (o *Oracle) Status() *wire.Status {
 	r := o.cfg.Clock.Now()
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return &wire.Status{
+	st := &wire.Status{
 		State:               o.state,
-		Mode:                wire.ModeWholeKey,
-		NodeID:              1,
-		Threshold:           1,
-		Nodes:               1,
-		Attestation:         wire.AttestationNone,
+		Mode:                o.mode(),
+		NodeID:              o.cfg.NodeID,
+		Threshold:           o.cfg.Threshold,
+		Nodes:               o.cfg.Nodes,
+		Attestation:         o.attestation(),
 		ClockTrusted:        clock.Check(r) == nil,
 		ClockSource:         r.Source,
 		ClockAccuracyMicros: ceilMicros(r.Accuracy),
 		TSAName:             o.cfg.TSAName,
-		ECDSAPublicKey:      o.keys.ecdsaPub,
-		MLDSAPublicKey:      o.keys.mldsaPub,
-		ECDSAKeyID:          keyID(o.keys.ecdsaPub),
-		MLDSAKeyID:          keyID(o.keys.mldsaPub),
 		CertsInstalled:      o.ecdsaRef != nil,
-		Label:               "single oracle, whole keys: NOT THRESHOLD (development only)",
 	}
+	switch {
+	case o.whole != nil:
+		st.ECDSAPublicKey, st.MLDSAPublicKey = o.whole.ecdsaPub, o.whole.mldsaPub
+		st.Label = "single oracle, whole keys: NOT THRESHOLD (development only)"
+	case o.th != nil:
+		st.ECDSAPublicKey, st.MLDSAPublicKey = o.th.ecdsaPub, o.th.mldsaPub
+		st.MLDSAPool, st.Presignatures = o.th.poolLevel(), o.th.presignatures()
+		st.Label = fmt.Sprintf("threshold %d-of-%d, node %d", o.cfg.Threshold, o.cfg.Nodes, o.cfg.NodeID)
+	default:
+		st.Label = fmt.Sprintf("threshold %d-of-%d, node %d: no keys yet (ceremony pending)", o.cfg.Threshold, o.cfg.Nodes, o.cfg.NodeID)
+	}
+	if st.ECDSAPublicKey != nil {
+		st.ECDSAKeyID, st.MLDSAKeyID = keyID(st.ECDSAPublicKey), keyID(st.MLDSAPublicKey)
+	}
+	if a := o.attestation(); a == wire.AttestationSimulated {
+		st.Label += ", SIMULATED SEV-SNP attestation"
+	}
+	return st
 }
 
 // keyID is the subject key identifier of a public key: the first 160 bits
@@ -153,8 +230,11 @@ func (o *Oracle) Install(req *wire.InstallRequest) error {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.state == wire.StateStopping {
+	switch {
+	case o.state == wire.StateStopping:
 		return &wire.Error{Code: wire.CodeNotReady, Message: "oracle is stopping"}
+	case o.whole == nil && o.th == nil:
+		return &wire.Error{Code: wire.CodeNotReady, Message: "no keys yet: run the key ceremony first"}
 	}
 	ecdsaRef, mldsaRef := req.ECDSA, req.MLDSA
 	o.ecdsaRef, o.mldsaRef = &ecdsaRef, &mldsaRef
@@ -163,12 +243,26 @@ func (o *Oracle) Install(req *wire.InstallRequest) error {
 	return nil
 }
 
-// Stop moves the oracle to Stopping: it refuses new sessions.
+// Stop moves the oracle to Stopping: it refuses new sessions, drops open
+// ones and erases its pools.
 func (o *Oracle) Stop() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.state == wire.StateStopping {
+		return
+	}
 	o.state = wire.StateStopping
-	clear(o.sessions)
+	for id, s := range o.sessions {
+		s.abort()
+		delete(o.sessions, id)
+	}
+	close(o.stopped)
+	if o.th != nil {
+		o.th.close()
+	}
+	if o.cer != nil {
+		o.cer.abort()
+	}
 }
 
 // ceilMicros rounds d up to whole microseconds.
@@ -205,7 +299,7 @@ func (o *Oracle) Propose(f *wire.TokenFields) (*wire.Proposal, error) {
 		return nil, err
 	}
 	serial := make([]byte, 16)
-	if _, err := rand.Read(serial); err != nil {
+	if _, err := randRead(serial); err != nil {
 		return nil, &wire.Error{Code: wire.CodeInternal, Message: "randomness: " + err.Error()}
 	}
 	// Positive, minimally encoded, 126 random bits.
@@ -217,78 +311,6 @@ func (o *Oracle) Propose(f *wire.TokenFields) (*wire.Proposal, error) {
 		GenTimeNanos:   uint32(t.Nanosecond()),
 		AccuracyMicros: ceilMicros(r.Accuracy),
 	}, nil
-}
-
-// session is one open signing session.
-type session struct {
-	id      wire.SessionID
-	created time.Time
-	stage   stage
-	policy  wire.Policy
-	certReq bool
-
-	tstInfo    []byte
-	mldsaAttrs []byte
-	mldsaSig   []byte
-	innerToken []byte
-	ecdsaAttrs []byte
-}
-
-type stage int
-
-const (
-	stageBegun       stage = iota // TSTInfo encoded; ML-DSA rounds pending
-	stageMLDSASigned              // this signer produced its ML-DSA message
-	stageAttached                 // inner token encoded; ECDSA rounds pending
-)
-
-// Begin checks a proposal and opens a session.
-func (o *Oracle) Begin(req *wire.BeginRequest) (*wire.BeginResponse, error) {
-	r, err := o.readyReading()
-	if err != nil {
-		return nil, err
-	}
-	if len(req.Signers) != 1 || req.Signers[0] != 1 {
-		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("signer set %v: this oracle signs alone as node 1", req.Signers)}
-	}
-	if err := checkProposalTime(&req.Proposal, r); err != nil {
-		return nil, &wire.Error{Code: wire.CodeRefused, Message: err.Error()}
-	}
-
-	o.mu.Lock()
-	mldsaRef := o.mldsaRef
-	o.mu.Unlock()
-
-	info := &tst.Info{Fields: req.Fields, Proposal: req.Proposal, TSAName: o.cfg.TSAName}
-	tstInfo, err := tst.EncodeTSTInfo(info)
-	if err != nil {
-		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: err.Error()}
-	}
-	attrs, err := tst.MLDSASignedAttrs(tstInfo, mldsaRef)
-	if err != nil {
-		return nil, &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
-	}
-
-	now := time.Now()
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.expireLocked(now)
-	if len(o.sessions) >= MaxSessions {
-		return nil, &wire.Error{Code: wire.CodeBusy, Message: "too many open sessions"}
-	}
-	if err := o.seen.add(req.Session, req.Proposal.Serial, now); err != nil {
-		return nil, err
-	}
-	o.sessions[req.Session] = &session{
-		id:         req.Session,
-		created:    now,
-		stage:      stageBegun,
-		policy:     req.Fields.Policy,
-		certReq:    req.Fields.CertReq,
-		tstInfo:    tstInfo,
-		mldsaAttrs: attrs,
-	}
-	return &wire.BeginResponse{TSTInfo: tstInfo, MLDSASignedAttrs: attrs}, nil
 }
 
 // checkProposalTime applies a signer's time check to a proposal: genTime
@@ -306,213 +328,5 @@ func checkProposalTime(p *wire.Proposal, r clock.Reading) error {
 	case time.Duration(p.AccuracyMicros)*time.Microsecond < r.Accuracy:
 		return fmt.Errorf("proposed accuracy %dµs is tighter than this oracle's bound %v", p.AccuracyMicros, r.Accuracy)
 	}
-	return nil
-}
-
-func (o *Oracle) expireLocked(now time.Time) {
-	for id, s := range o.sessions {
-		if now.Sub(s.created) > SessionLifetime {
-			delete(o.sessions, id)
-		}
-	}
-}
-
-func (o *Oracle) lookup(id wire.SessionID) (*session, *tst.CertRef, *tst.CertRef, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	s, ok := o.sessions[id]
-	if !ok || time.Since(s.created) > SessionLifetime {
-		delete(o.sessions, id)
-		return nil, nil, nil, &wire.Error{Code: wire.CodeUnknownSession, Message: "no such session"}
-	}
-	return s, o.ecdsaRef, o.mldsaRef, nil
-}
-
-// Round answers one round of a signature scheme.
-func (o *Oracle) Round(req *wire.RoundRequest) (*wire.RoundResponse, error) {
-	if req.Round != 1 || len(req.Inbound) != 0 {
-		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("%v round %d with %d inbound messages: whole-key signing has one round and no inbound messages", req.Scheme, req.Round, len(req.Inbound))}
-	}
-	s, _, _, err := o.lookup(req.Session)
-	if err != nil {
-		return nil, err
-	}
-	o.mu.Lock()
-	var msg []byte
-	switch {
-	case req.Scheme == wire.SchemeMLDSA65 && s.stage == stageBegun:
-		s.stage = stageMLDSASigned
-		msg = s.mldsaAttrs
-	case req.Scheme == wire.SchemeECDSA384 && s.stage == stageAttached && s.ecdsaAttrs != nil:
-		// The session ends with its last signature.
-		delete(o.sessions, s.id)
-		msg = s.ecdsaAttrs
-	default:
-		o.mu.Unlock()
-		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("%v round %d is not expected in this session", req.Scheme, req.Round)}
-	}
-	o.mu.Unlock()
-
-	var sig []byte
-	switch req.Scheme {
-	case wire.SchemeMLDSA65:
-		sig, err = o.keys.signMLDSA(msg)
-	case wire.SchemeECDSA384:
-		sig, err = o.keys.signECDSA(msg)
-	}
-	if err != nil {
-		o.log.Error("signing failed", "scheme", req.Scheme.String(), "err", err)
-		return nil, &wire.Error{Code: wire.CodeInternal, Message: "signing failed"}
-	}
-	return &wire.RoundResponse{Payload: sig}, nil
-}
-
-// Attach verifies the combined ML-DSA signature of a session and encodes the
-// inner token and, for hybrid tokens, the outer signed attributes.
-func (o *Oracle) Attach(req *wire.AttachRequest) (*wire.AttachResponse, error) {
-	s, ecdsaRef, mldsaRef, err := o.lookup(req.Session)
-	if err != nil {
-		return nil, err
-	}
-	o.mu.Lock()
-	if s.stage != stageMLDSASigned {
-		o.mu.Unlock()
-		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "attach is not expected in this session"}
-	}
-	o.mu.Unlock()
-	if !mldsa65.Verify(o.keys.mldsa.Public().(*mldsa65.PublicKey), s.mldsaAttrs, nil, req.MLDSASignature) {
-		return nil, &wire.Error{Code: wire.CodeRefused, Message: "ML-DSA-65 signature does not verify over this session's signed attributes"}
-	}
-	inner, err := tst.InnerToken(s.tstInfo, s.mldsaAttrs, req.MLDSASignature, mldsaRef, s.certReq)
-	if err != nil {
-		return nil, &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
-	}
-	resp := &wire.AttachResponse{InnerToken: inner}
-	if s.policy == wire.PolicyHybrid {
-		resp.ECDSASignedAttrs, err = tst.ECDSASignedAttrs(s.tstInfo, inner, ecdsaRef)
-		if err != nil {
-			return nil, &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
-		}
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if s.stage != stageMLDSASigned {
-		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "attach is not expected in this session"}
-	}
-	s.stage = stageAttached
-	s.mldsaSig = bytes.Clone(req.MLDSASignature)
-	s.innerToken = inner
-	s.ecdsaAttrs = resp.ECDSASignedAttrs
-	if s.policy != wire.PolicyHybrid {
-		delete(o.sessions, s.id)
-	}
-	return resp, nil
-}
-
-// End discards a session.
-func (o *Oracle) End(id wire.SessionID) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	delete(o.sessions, id)
-}
-
-// wholeKeys are the keys of the single-oracle development mode.
-type wholeKeys struct {
-	ecdsa    *ecdsa.PrivateKey
-	mldsa    *mldsa65.PrivateKey
-	ecdsaPub []byte
-	mldsaPub []byte
-}
-
-func generateWholeKeys() (*wholeKeys, error) {
-	ek, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("oracle: generating ECDSA P-384 key: %w", err)
-	}
-	epub, err := ek.PublicKey.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("oracle: encoding ECDSA public key: %w", err)
-	}
-	mpk, msk, err := mldsa65.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("oracle: generating ML-DSA-65 key: %w", err)
-	}
-	mpub, err := mpk.MarshalBinary()
-	if err != nil {
-		return nil, fmt.Errorf("oracle: encoding ML-DSA public key: %w", err)
-	}
-	return &wholeKeys{ecdsa: ek, mldsa: msk, ecdsaPub: epub, mldsaPub: mpub}, nil
-}
-
-// signMLDSA signs msg with ML-DSA-65 (hedged, empty context) and checks the
-// signature before returning it.
-func (k *wholeKeys) signMLDSA(msg []byte) ([]byte, error) {
-	sig := make([]byte, mldsa65.SignatureSize)
-	if err := mldsa65.SignTo(k.mldsa, msg, nil, true, sig); err != nil {
-		return nil, err
-	}
-	if !mldsa65.Verify(k.mldsa.Public().(*mldsa65.PublicKey), msg, nil, sig) {
-		return nil, errors.New("ML-DSA-65 signature failed its own verification")
-	}
-	return sig, nil
-}
-
-// signECDSA signs SHA-384(msg) with ECDSA P-384 and checks the signature
-// before returning it (DER Ecdsa-Sig-Value).
-func (k *wholeKeys) signECDSA(msg []byte) ([]byte, error) {
-	d := sha512.Sum384(msg)
-	sig, err := ecdsa.SignASN1(rand.Reader, k.ecdsa, d[:])
-	if err != nil {
-		return nil, err
-	}
-	if !ecdsa.VerifyASN1(&k.ecdsa.PublicKey, d[:], sig) {
-		return nil, errors.New("ECDSA signature failed its own verification")
-	}
-	return sig, nil
-}
-
-// replayRecord remembers session ids and serial numbers for replayMemory.
-type replayRecord struct {
-	sessions map[wire.SessionID]time.Time
-	serials  map[string]time.Time
-	order    []replayEntry // insertion order, for expiry; order[head:] is live
-	head     int
-}
-
-type replayEntry struct {
-	session wire.SessionID
-	serial  string
-	at      time.Time
-}
-
-func newReplayRecord() *replayRecord {
-	return &replayRecord{sessions: make(map[wire.SessionID]time.Time), serials: make(map[string]time.Time)}
-}
-
-// add records a session id and serial number, refusing ones already seen.
-func (r *replayRecord) add(id wire.SessionID, serial []byte, now time.Time) error {
-	for r.head < len(r.order) && now.Sub(r.order[r.head].at) > replayMemory {
-		e := &r.order[r.head]
-		delete(r.sessions, e.session)
-		delete(r.serials, e.serial)
-		*e = replayEntry{}
-		r.head++
-	}
-	if r.head > len(r.order)/2 {
-		r.order = append(r.order[:0], r.order[r.head:]...)
-		r.head = 0
-	}
-	if _, ok := r.sessions[id]; ok {
-		return &wire.Error{Code: wire.CodeRefused, Message: "session id was used before"}
-	}
-	if _, ok := r.serials[string(serial)]; ok {
-		return &wire.Error{Code: wire.CodeRefused, Message: "serial number was used before"}
-	}
-	if len(r.order)-r.head >= maxRemembered {
-		return &wire.Error{Code: wire.CodeBusy, Message: "replay record full"}
-	}
-	r.sessions[id] = now
-	r.serials[string(serial)] = now
-	r.order = append(r.order, replayEntry{id, string(serial), now})
 	return nil
 }

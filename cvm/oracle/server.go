@@ -192,6 +192,44 @@ func (o *Oracle) handle(f wire.Frame) (wire.Frame, error) {
 			return wire.Frame{}, err
 		}
 		return frame(wire.TypeAttachResponse, resp)
+	case wire.TypeHelloRequest:
+		if len(f.Payload) != wire.NonceSize {
+			return wire.Frame{}, fmt.Errorf("%w: hello request needs a %d-byte nonce", wire.ErrMessage, wire.NonceSize)
+		}
+		h, err := o.Hello([wire.NonceSize]byte(f.Payload))
+		if err != nil {
+			return wire.Frame{}, err
+		}
+		return frame(wire.TypeHello, h)
+	case wire.TypePeersRequest:
+		var req wire.PeersRequest
+		if err := req.Unmarshal(f.Payload); err != nil {
+			return wire.Frame{}, err
+		}
+		if err := o.Peers(&req); err != nil {
+			return wire.Frame{}, err
+		}
+		return wire.Frame{Type: wire.TypeOK}, nil
+	case wire.TypeRelayRequest:
+		var req wire.RelayRequest
+		if err := req.Unmarshal(f.Payload); err != nil {
+			return wire.Frame{}, err
+		}
+		resp, err := o.Relay(&req)
+		if err != nil {
+			return wire.Frame{}, err
+		}
+		return frame(wire.TypeRelayResponse, resp)
+	case wire.TypeBeginCSRRequest:
+		var req wire.BeginCSRRequest
+		if err := req.Unmarshal(f.Payload); err != nil {
+			return wire.Frame{}, err
+		}
+		resp, err := o.BeginCSR(&req)
+		if err != nil {
+			return wire.Frame{}, err
+		}
+		return frame(wire.TypeBeginResponse, resp)
 	case wire.TypeEndRequest:
 		id, err := wire.ParseSessionID(f.Payload)
 		if err != nil {

@@ -33,7 +33,7 @@ const Version = 1
 // Sizes.
 const (
 	KeyIDSize      = 32
-	SessionIDSize  = 16
+	SessionIDSize  = 32
 	MaxPayload     = 1 << 20
 	signatureLabel = "CC-TSA peer message v1"
 	hpkeLabel      = "CC-TSA peer encryption v1"
@@ -253,4 +253,24 @@ func (e *Envelope) Unmarshal(data []byte) error {
 	v.Payload, v.Signature = bytes.Clone(payload), bytes.Clone(sig)
 	*e = v
 	return nil
+}
+
+const transcriptLabel = "CC-TSA transcript signature v1"
+
+// SignTranscript signs a protocol transcript digest with the identity key
+// (domain-separated from envelope signatures).
+func (id *Identity) SignTranscript(digest []byte) ([]byte, error) {
+	return ed25519.Sign(id.sign, transcriptMessage(digest)), nil
+}
+
+// VerifyTranscript checks a signature made by SignTranscript.
+func (p PublicKeys) VerifyTranscript(digest, sig []byte) bool {
+	return len(p.Sign) == ed25519.PublicKeySize && ed25519.Verify(p.Sign, transcriptMessage(digest), sig)
+}
+
+func transcriptMessage(digest []byte) []byte {
+	var b cryptobyte.Builder
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(transcriptLabel)) })
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(digest) })
+	return b.BytesOrPanic()
 }

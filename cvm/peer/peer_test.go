@@ -18,7 +18,7 @@ func ids(t testing.TB) (*Identity, *Identity, *Identity) {
 
 func TestSealOpen(t *testing.T) {
 	a, b, c := ids(t)
-	h := Header{Kind: 3, KeyID: [32]byte{1}, Session: [16]byte{2}, Round: 4, Sender: 1, Receiver: 2}
+	h := Header{Kind: 3, KeyID: [32]byte{1}, Session: [32]byte{2}, Round: 4, Sender: 1, Receiver: 2}
 	for _, encrypt := range []bool{false, true} {
 		var to *PublicKeys
 		if encrypt {

@@ -14,9 +14,18 @@ import (
 	"strings"
 )
 
-// OIDArc is the project's object identifier arc (a UUID-based arc under
-// 2.25, ITU-T X.667).
-const OIDArc = "2.25.221555338817715202692456338154411319803"
+// OIDArc is the project's object identifier arc.
+//
+// PROVISIONAL: this is RFC 5612's enterprise number for documentation use
+// (32473) with sub-arc 3161. The design called for a UUID arc under 2.25
+// (2.25.221555338817715202692456338154411319803), but arcs of that size
+// break every parser built on Go's encoding/asn1 and crypto/x509, which
+// accept arcs below 2^31 only: digitorus/timestamp (and so sigstore) failed
+// with "base 128 integer too large" on such tokens, and crypto/x509 refused
+// the certificates ("malformed extension OID field"). The project must
+// register its own IANA Private Enterprise Number and replace this
+// constant; nothing else depends on the value.
+const OIDArc = "1.3.6.1.4.1.32473.3161"
 
 // Object identifiers used in tokens, as dotted strings. The DER encodings
 // below are derived from these at package initialisation.
@@ -51,7 +60,7 @@ var (
 )
 
 // EncodeOID returns the DER encoding of the dotted object identifier s. Arcs
-// may be arbitrarily large (UUID arcs under 2.25 need 128 bits).
+// may be arbitrarily large.
 func EncodeOID(s string) ([]byte, error) {
 	parts := strings.Split(s, ".")
 	if len(parts) < 2 {

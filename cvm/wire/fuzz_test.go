@@ -35,6 +35,16 @@ func decoderFor(t Type) codec {
 		return new(AttachResponse)
 	case TypeError:
 		return new(Error)
+	case TypeHello:
+		return new(Hello)
+	case TypePeersRequest:
+		return new(PeersRequest)
+	case TypeRelayRequest:
+		return new(RelayRequest)
+	case TypeRelayResponse:
+		return new(RelayResponse)
+	case TypeBeginCSRRequest:
+		return new(BeginCSRRequest)
 	}
 	return nil
 }

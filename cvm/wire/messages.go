@@ -13,13 +13,17 @@ type Type uint8
 
 // Message types of protocol version 1.
 const (
-	TypeStatusRequest  Type = 0x01 // wrapper → oracle: empty payload
-	TypeInstallRequest Type = 0x02 // wrapper → oracle: InstallRequest
-	TypeProposeRequest Type = 0x03 // wrapper → leader: TokenFields
-	TypeBeginRequest   Type = 0x04 // wrapper → signer: BeginRequest
-	TypeRoundRequest   Type = 0x05 // wrapper → signer: RoundRequest
-	TypeAttachRequest  Type = 0x06 // wrapper → signer: AttachRequest
-	TypeEndRequest     Type = 0x07 // wrapper → signer: SessionID
+	TypeStatusRequest   Type = 0x01 // wrapper → oracle: empty payload
+	TypeInstallRequest  Type = 0x02 // wrapper → oracle: InstallRequest
+	TypeProposeRequest  Type = 0x03 // wrapper → leader: TokenFields
+	TypeBeginRequest    Type = 0x04 // wrapper → signer: BeginRequest
+	TypeRoundRequest    Type = 0x05 // wrapper → signer: RoundRequest
+	TypeAttachRequest   Type = 0x06 // wrapper → signer: AttachRequest
+	TypeEndRequest      Type = 0x07 // wrapper → signer: SessionID
+	TypeRelayRequest    Type = 0x08 // wrapper → oracle: RelayRequest
+	TypeHelloRequest    Type = 0x09 // wrapper → oracle: 32-byte nonce
+	TypePeersRequest    Type = 0x0A // wrapper → oracle: PeersRequest
+	TypeBeginCSRRequest Type = 0x0B // wrapper → signer: BeginCSRRequest
 
 	TypeStatusResponse Type = 0x81 // Status
 	TypeOK             Type = 0x82 // empty payload
@@ -27,6 +31,8 @@ const (
 	TypeBeginResponse  Type = 0x84 // BeginResponse
 	TypeRoundResponse  Type = 0x85 // RoundResponse
 	TypeAttachResponse Type = 0x86 // AttachResponse
+	TypeRelayResponse  Type = 0x88 // RelayResponse
+	TypeHello          Type = 0x89 // Hello
 	TypeError          Type = 0xFF // Error
 )
 
@@ -34,9 +40,10 @@ const (
 func (t Type) Known() bool {
 	switch t {
 	case TypeStatusRequest, TypeInstallRequest, TypeProposeRequest, TypeBeginRequest,
-		TypeRoundRequest, TypeAttachRequest, TypeEndRequest,
+		TypeRoundRequest, TypeAttachRequest, TypeEndRequest, TypeRelayRequest, TypeHelloRequest,
+		TypePeersRequest, TypeBeginCSRRequest,
 		TypeStatusResponse, TypeOK, TypeProposal, TypeBeginResponse, TypeRoundResponse,
-		TypeAttachResponse, TypeError:
+		TypeAttachResponse, TypeRelayResponse, TypeHello, TypeError:
 		return true
 	}
 	return false
@@ -58,6 +65,18 @@ func (t Type) String() string {
 		return "AttachRequest"
 	case TypeEndRequest:
 		return "EndRequest"
+	case TypeRelayRequest:
+		return "RelayRequest"
+	case TypeHelloRequest:
+		return "HelloRequest"
+	case TypePeersRequest:
+		return "PeersRequest"
+	case TypeBeginCSRRequest:
+		return "BeginCSRRequest"
+	case TypeRelayResponse:
+		return "RelayResponse"
+	case TypeHello:
+		return "Hello"
 	case TypeStatusResponse:
 		return "Status"
 	case TypeOK:
@@ -96,7 +115,7 @@ const (
 	MaxTSTInfo       = 4 << 10
 	MaxSignedAttrs   = 4 << 10
 	MaxInnerToken    = 64 << 10
-	MaxRoundPayload  = 1 << 20
+	MaxRoundPayload  = 1<<20 + 4096
 	MaxMLDSASig      = 3309
 	MaxECDSAPoint    = 97
 	MaxMLDSAPubKey   = 1952
@@ -113,6 +132,9 @@ const (
 	StateBooting  State = 1
 	StateReady    State = 2
 	StateStopping State = 3
+	// StateCeremony: a threshold oracle without keys, waiting for or
+	// taking part in the key ceremony.
+	StateCeremony State = 4
 )
 
 func (s State) String() string {
@@ -123,11 +145,13 @@ func (s State) String() string {
 		return "ready"
 	case StateStopping:
 		return "stopping"
+	case StateCeremony:
+		return "awaiting key ceremony"
 	}
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
 
-func (s State) valid() bool { return s >= StateBooting && s <= StateStopping }
+func (s State) valid() bool { return s >= StateBooting && s <= StateCeremony }
 
 // Mode says how an oracle holds its signing keys.
 type Mode uint8
@@ -310,6 +334,10 @@ type Status struct {
 	MLDSAKeyID     []byte // subject key identifier, 20 bytes
 	CertsInstalled bool
 	Label          string // human-readable description of the mode
+	// MLDSAPool is the number of precomputed ML-DSA round-1 states;
+	// Presignatures the number of live ECDSA presignatures (threshold mode).
+	MLDSAPool     uint16
+	Presignatures uint16
 }
 
 // Marshal encodes s.
@@ -331,6 +359,8 @@ func (s *Status) Marshal() ([]byte, error) {
 	addBytes8(&b, s.MLDSAKeyID)
 	addBool(&b, s.CertsInstalled)
 	addString8(&b, s.Label)
+	b.AddUint16(s.MLDSAPool)
+	b.AddUint16(s.Presignatures)
 	return b.Bytes()
 }
 
@@ -348,7 +378,8 @@ func (s *Status) Unmarshal(p []byte) error {
 		!readBytes16(&in, &v.MLDSAPublicKey, MaxMLDSAPubKey) ||
 		!readBytes8(&in, &v.ECDSAKeyID, KeyIdentifierLen) ||
 		!readBytes8(&in, &v.MLDSAKeyID, KeyIdentifierLen) ||
-		!readBool(&in, &v.CertsInstalled) || !readString8(&in, &v.Label, MaxLabel) || !in.Empty() {
+		!readBool(&in, &v.CertsInstalled) || !readString8(&in, &v.Label, MaxLabel) ||
+		!in.ReadUint16(&v.MLDSAPool) || !in.ReadUint16(&v.Presignatures) || !in.Empty() {
 		return malformed("status")
 	}
 	v.State, v.Mode, v.Attestation = State(st), Mode(mode), Attestation(att)
@@ -603,7 +634,13 @@ type BeginRequest struct {
 	Signers  []uint8 // node ids of the signing set, ascending, including the receiver
 	Fields   TokenFields
 	Proposal Proposal
+	// Presign names the ECDSA presignature the signer set uses (threshold
+	// mode; zero in whole-key mode).
+	Presign PresignID
 }
+
+// PresignID names one ECDSA presigning session.
+type PresignID [32]byte
 
 // Marshal encodes r.
 func (r *BeginRequest) Marshal() ([]byte, error) {
@@ -612,6 +649,7 @@ func (r *BeginRequest) Marshal() ([]byte, error) {
 	addBytes8(&b, r.Signers)
 	r.Fields.add(&b)
 	r.Proposal.add(&b)
+	b.AddBytes(r.Presign[:])
 	return b.Bytes()
 }
 
@@ -634,9 +672,11 @@ func (r *BeginRequest) Unmarshal(p []byte) error {
 	if err := v.Proposal.read(&in); err != nil {
 		return err
 	}
-	if !in.Empty() {
-		return malformed("begin request: trailing bytes")
+	var pid []byte
+	if !in.ReadBytes(&pid, len(v.Presign)) || !in.Empty() {
+		return malformed("begin request: presignature id or trailing bytes")
 	}
+	copy(v.Presign[:], pid)
 	*r = v
 	return nil
 }
@@ -662,6 +702,9 @@ func checkSigners(s []byte) error {
 type BeginResponse struct {
 	TSTInfo          []byte
 	MLDSASignedAttrs []byte
+	// Round1 is the signer's first ML-DSA message (threshold mode), empty in
+	// whole-key mode.
+	Round1 []byte
 }
 
 // Marshal encodes r.
@@ -669,6 +712,7 @@ func (r *BeginResponse) Marshal() ([]byte, error) {
 	var b cryptobyte.Builder
 	addBytes16(&b, r.TSTInfo)
 	addBytes16(&b, r.MLDSASignedAttrs)
+	addBytes24(&b, r.Round1)
 	return b.Bytes()
 }
 
@@ -677,8 +721,12 @@ func (r *BeginResponse) Unmarshal(p []byte) error {
 	in := cryptobyte.String(p)
 	var v BeginResponse
 	if !readBytes16(&in, &v.TSTInfo, MaxTSTInfo) || !readBytes16(&in, &v.MLDSASignedAttrs, MaxSignedAttrs) ||
+		!readBytes24(&in, &v.Round1, MaxRoundPayload) ||
 		!in.Empty() || len(v.TSTInfo) == 0 || len(v.MLDSASignedAttrs) == 0 {
 		return malformed("begin response")
+	}
+	if len(v.Round1) == 0 {
+		v.Round1 = nil
 	}
 	*r = v
 	return nil

@@ -35,14 +35,20 @@ func samples(t testing.TB) map[Type][]byte {
 			MLDSA: CertInfo{Certificate: []byte{0x30, 0}, Issuer: []byte{0x30, 0}, Serial: []byte{2}}}),
 		TypeProposeRequest: enc(&f),
 		TypeProposal:       enc(&p),
-		TypeBeginRequest:   enc(&BeginRequest{Session: SessionID{1, 2}, Signers: []uint8{1, 3, 5}, Fields: f, Proposal: p}),
-		TypeBeginResponse:  enc(&BeginResponse{TSTInfo: []byte{0x30, 0}, MLDSASignedAttrs: []byte{0x31, 0}}),
+		TypeBeginRequest:   enc(&BeginRequest{Session: SessionID{1, 2}, Signers: []uint8{1, 3, 5}, Fields: f, Proposal: p, Presign: PresignID{1}}),
+		TypeBeginResponse:  enc(&BeginResponse{TSTInfo: []byte{0x30, 0}, MLDSASignedAttrs: []byte{0x31, 0}, Round1: []byte{1}}),
 		TypeRoundRequest: enc(&RoundRequest{Session: SessionID{9}, Scheme: SchemeMLDSA65, Round: 2,
 			Inbound: []RoundMessage{{From: 2, Payload: []byte("a")}, {From: 4, Payload: []byte("bc")}}}),
 		TypeRoundResponse:  enc(&RoundResponse{Payload: []byte("sig")}),
 		TypeAttachRequest:  enc(&AttachRequest{Session: SessionID{3}, MLDSASignature: make([]byte, MaxMLDSASig)}),
 		TypeAttachResponse: enc(&AttachResponse{InnerToken: []byte{0x30, 0}, ECDSASignedAttrs: []byte{0x31, 0}}),
 		TypeError:          enc(&Error{Code: CodeRefused, Message: "no"}),
+		TypeHello:          enc(&Hello{NodeID: 2, Nodes: 5, Threshold: 3, Attestation: AttestationSimulated, Identity: []byte{1, 2}, Evidence: []byte{3}}),
+		TypePeersRequest: enc(&PeersRequest{Nonce: [32]byte{1}, Peers: []Hello{
+			{NodeID: 1, Nodes: 5, Threshold: 3, Identity: []byte{1}}, {NodeID: 4, Nodes: 5, Threshold: 3, Identity: []byte{2}}}}),
+		TypeRelayRequest:    enc(&RelayRequest{Protocol: ProtoECDSADKG, Session: [32]byte{5}, Step: 2, Params: []byte{1, 2, 3}, Inbound: [][]byte{{1}, {2, 3}}}),
+		TypeRelayResponse:   enc(&RelayResponse{Outbound: [][]byte{{9}}, Result: []byte{1}}),
+		TypeBeginCSRRequest: enc(&BeginCSRRequest{Session: SessionID{1}, Signers: []uint8{1, 2, 3}, Presign: PresignID{7}}),
 	}
 }
 

@@ -1,53 +1,139 @@
 // Package coordinator runs signing sessions across the oracles: it picks a
 // signing set and a leader, relays the rounds of both signature schemes,
-// combines and verifies the signatures, and assembles the token. It holds no
-// secrets and decides nothing that is signed; the worst a faulty coordinator
-// can do is fail to issue tokens.
+// combines and verifies the signatures, and assembles the token. It keeps
+// per-oracle health and the ECDSA presignature pools. It holds no secrets
+// and decides nothing that is signed; the worst a faulty coordinator can do
+// is fail to issue tokens.
 package coordinator
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha512"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/cc-tsa/cc-tsa/cvm/peer"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
+	"github.com/cc-tsa/cc-tsa/dkg/mldsa"
 	"github.com/cc-tsa/cc-tsa/wrapper/oracleclient"
 	"github.com/cc-tsa/cc-tsa/wrapper/token"
 	"github.com/cc-tsa/cc-tsa/wrapper/tsverify"
-	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
+)
+
+// Health policy: after failuresToBench consecutive failures a node is set
+// aside for a backoff that doubles up to maxBench; a status poll or a
+// successful session brings it back afterwards.
+const (
+	failuresToBench = 2
+	minBench        = 2 * time.Second
+	maxBench        = 60 * time.Second
 )
 
 // Node is one oracle as the coordinator sees it.
 type Node struct {
 	Client *oracleclient.Client
 
-	mu     sync.Mutex
-	status *wire.Status
-	err    error
-	seen   time.Time
+	mu       sync.Mutex
+	status   *wire.Status
+	err      error
+	seen     time.Time
+	identity *peer.PublicKeys
+	failures int
+	bench    time.Duration
+	benched  time.Time // set aside until then
+	lastFail string
 }
 
-// Status returns the node's last known status and the error of the last
-// status poll, if it failed.
+// Status returns the node's last known status, the error of the last status
+// poll if it failed, and when the status was last read.
 func (n *Node) Status() (*wire.Status, error, time.Time) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.status, n.err, n.seen
 }
 
-func (n *Node) ready() bool {
-	s, err, _ := n.Status()
-	return err == nil && s != nil && s.State == wire.StateReady && s.ClockTrusted
+// ID returns the node id from its last status, or 0.
+func (n *Node) ID() uint8 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.status == nil {
+		return 0
+	}
+	return n.status.NodeID
+}
+
+// SetStatus records a status read outside Poll.
+func (n *Node) SetStatus(s *wire.Status) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.status, n.err, n.seen = s, nil, time.Now()
+}
+
+// Identity returns the node's attested identity keys, if known.
+func (n *Node) Identity() *peer.PublicKeys {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.identity
+}
+
+// SetIdentity records the node's identity keys after its attestation was
+// verified.
+func (n *Node) SetIdentity(p peer.PublicKeys) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.identity = &p
+}
+
+// Health describes a node's standing with the coordinator.
+type Health struct {
+	Failures int
+	Benched  bool
+	LastFail string
+}
+
+// Health returns the node's failure count and whether it is set aside.
+func (n *Node) Health() Health {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return Health{Failures: n.failures, Benched: time.Now().Before(n.benched), LastFail: n.lastFail}
+}
+
+func (n *Node) fail(err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.failures++
+	n.lastFail = err.Error()
+	if n.failures >= failuresToBench {
+		if n.bench == 0 {
+			n.bench = minBench
+		} else {
+			n.bench = min(2*n.bench, maxBench)
+		}
+		n.benched = time.Now().Add(n.bench)
+	}
+}
+
+func (n *Node) succeed() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.failures, n.bench = 0, 0
+}
+
+// Ready reports whether the node can sign now.
+func (n *Node) Ready() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.err == nil && n.status != nil && n.status.State == wire.StateReady && n.status.ClockTrusted &&
+		!time.Now().Before(n.benched)
 }
 
 // Config configures a coordinator.
@@ -59,9 +145,12 @@ type Config struct {
 	// certificates.
 	ECDSACert, MLDSACert *x509.Certificate
 	Intermediates        []*x509.Certificate
-	// SessionTimeout bounds one signing attempt.
+	// SessionTimeout bounds one signing attempt on one signer set.
 	SessionTimeout time.Duration
-	Logger         *slog.Logger
+	// PresignPool is the number of ECDSA presignatures kept per signer set
+	// (threshold mode); 0 means 4.
+	PresignPool int
+	Logger      *slog.Logger
 }
 
 // Coordinator issues tokens. It is safe for concurrent use.
@@ -70,9 +159,23 @@ type Coordinator struct {
 	log       *slog.Logger
 	assembler *token.Assembler
 	ecdsaPub  *ecdsa.PublicKey
-	mldsaPub  *mldsa65.PublicKey
+	mldsaPub  *mldsa.PublicKey
+	params    mldsa.Params
+	keyID     [32]byte
 	verify    tsverify.Options
 	next      atomic.Uint64
+	pool      *presignPool
+	stats     Stats
+}
+
+// Stats counts what the coordinator did.
+type Stats struct {
+	Sessions       atomic.Uint64
+	MLDSAAttempts  atomic.Uint64
+	Retries        atomic.Uint64
+	Presignatures  atomic.Uint64
+	RelayedBytes   atomic.Uint64
+	InlinePresigns atomic.Uint64
 }
 
 // New checks cfg and returns a coordinator.
@@ -87,7 +190,12 @@ func New(cfg Config) (*Coordinator, error) {
 	if !ok || pub.Curve != elliptic.P384() {
 		return nil, errors.New("coordinator: ECDSA TSA certificate does not hold a P-384 key")
 	}
-	mpk, err := tsverify.MLDSAPublicKey(cfg.MLDSACert)
+	mpkCircl, err := tsverify.MLDSAPublicKey(cfg.MLDSACert)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: ML-DSA TSA certificate: %w", err)
+	}
+	mpub, _ := mpkCircl.MarshalBinary()
+	mpk, err := mldsa.ParsePublicKey(mpub)
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: ML-DSA TSA certificate: %w", err)
 	}
@@ -98,25 +206,50 @@ func New(cfg Config) (*Coordinator, error) {
 	if cfg.SessionTimeout <= 0 {
 		cfg.SessionTimeout = 10 * time.Second
 	}
+	if cfg.PresignPool <= 0 {
+		cfg.PresignPool = 4
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Coordinator{
+	epub, _ := pub.Bytes()
+	c := &Coordinator{
 		cfg:       cfg,
 		log:       log.With("component", "coordinator"),
 		assembler: asm,
 		ecdsaPub:  pub,
 		mldsaPub:  mpk,
+		keyID:     wire.ClusterKeyID(mpub, epub),
 		verify:    tsverify.Options{PinnedECDSA: cfg.ECDSACert, PinnedMLDSA: cfg.MLDSACert},
-	}, nil
+	}
+	if c.threshold() {
+		if c.params, err = mldsa.ParamsFor(cfg.Threshold, len(cfg.Nodes)); err != nil {
+			return nil, fmt.Errorf("coordinator: %w", err)
+		}
+		c.pool = newPresignPool(c, cfg.PresignPool)
+	}
+	return c, nil
 }
+
+func (c *Coordinator) threshold() bool { return len(c.cfg.Nodes) > 1 || c.cfg.Threshold > 1 }
 
 // Nodes returns the coordinator's nodes.
 func (c *Coordinator) Nodes() []*Node { return c.cfg.Nodes }
 
 // Threshold returns the number of signers per token.
 func (c *Coordinator) Threshold() int { return c.cfg.Threshold }
+
+// Stats returns the coordinator's counters.
+func (c *Coordinator) Stats() *Stats { return &c.stats }
+
+// PoolLevel returns the number of pooled presignatures over all signer sets.
+func (c *Coordinator) PoolLevel() int {
+	if c.pool == nil {
+		return 0
+	}
+	return c.pool.level()
+}
 
 // Poll refreshes every node's status once.
 func (c *Coordinator) Poll(ctx context.Context) {
@@ -140,8 +273,12 @@ func (c *Coordinator) Poll(ctx context.Context) {
 	wg.Wait()
 }
 
-// Watch polls node status every interval until ctx is done.
-func (c *Coordinator) Watch(ctx context.Context, interval time.Duration) {
+// Run polls node status every interval and, in threshold mode, keeps the
+// presignature pools filled, until ctx is done.
+func (c *Coordinator) Run(ctx context.Context, interval time.Duration) {
+	if c.pool != nil {
+		go c.pool.run(ctx)
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -154,14 +291,15 @@ func (c *Coordinator) Watch(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// ReadyNodes returns the nodes that are ready to sign.
+// ReadyNodes returns the nodes that are ready to sign, in node-id order.
 func (c *Coordinator) ReadyNodes() []*Node {
 	var r []*Node
 	for _, n := range c.cfg.Nodes {
-		if n.ready() {
+		if n.Ready() {
 			r = append(r, n)
 		}
 	}
+	slices.SortFunc(r, func(a, b *Node) int { return int(a.ID()) - int(b.ID()) })
 	return r
 }
 
@@ -178,150 +316,132 @@ var (
 
 // Issued is one issued token.
 type Issued struct {
-	Token   []byte // DER ContentInfo
-	TSTInfo []byte
-	Info    *tsverify.Info
-	Signers []uint8
+	Token    []byte // DER ContentInfo
+	TSTInfo  []byte
+	Info     *tsverify.Info
+	Signers  []uint8
+	Attempts int // ML-DSA attempts
 }
 
-// Issue runs one signing session for f and returns the verified token.
+// maxSets bounds the signer sets one request tries.
+const maxSets = 3
+
+var culpritRE = regexp.MustCompile(`culprit node (\d+)`)
+
+// Issue runs a signing session for f and returns the verified token. When
+// a session fails it retries with another signer set, leaving out the node
+// that failed.
 func (c *Coordinator) Issue(ctx context.Context, f *wire.TokenFields) (*Issued, error) {
-	ready := c.ReadyNodes()
-	if len(ready) < c.cfg.Threshold {
-		return nil, ErrNoQuorum
-	}
-	// Rotate the signing set and leader across requests.
-	start := int(c.next.Add(1) % uint64(len(ready)))
-	set := make([]*Node, 0, c.cfg.Threshold)
-	for i := 0; i < c.cfg.Threshold; i++ {
-		set = append(set, ready[(start+i)%len(ready)])
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.SessionTimeout)
-	defer cancel()
-	iss, err := c.session(ctx, set, f)
-	if err != nil {
+	var excluded []uint8
+	var lastErr error
+	for try := 0; try < maxSets; try++ {
+		set := c.chooseSet(f, excluded)
+		if set == nil {
+			if lastErr != nil {
+				return nil, fmt.Errorf("%w (after: %v)", ErrNoQuorum, lastErr)
+			}
+			return nil, ErrNoQuorum
+		}
+		if try > 0 {
+			c.stats.Retries.Add(1)
+		}
+		sctx, cancel := context.WithTimeout(ctx, c.cfg.SessionTimeout)
+		var iss *Issued
+		var err error
+		if c.threshold() {
+			iss, err = c.thresholdSession(sctx, set, f)
+		} else {
+			iss, err = c.session(sctx, set, f)
+		}
+		cancel()
+		if err == nil {
+			for _, n := range set {
+				n.succeed()
+			}
+			c.stats.Sessions.Add(1)
+			return iss, nil
+		}
 		var we *wire.Error
 		if errors.As(err, &we) && we.Code == wire.CodeTimeNotAvailable {
 			return nil, fmt.Errorf("%w: %v", ErrTimeNotAvailable, err)
 		}
-		return nil, err
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		lastErr = err
+		bad := c.blame(set, err)
+		c.log.Warn("signing session failed; retrying with another set", "set", ids(set), "blamed", bad, "err", err)
+		if bad != 0 {
+			excluded = append(excluded, bad)
+		}
 	}
-	return iss, nil
+	return nil, lastErr
 }
 
-// signer is one member of a session's signing set.
-type signer struct {
-	node *Node
-	id   uint8
+// blame marks the node a failure points at and returns its id (0 if none).
+func (c *Coordinator) blame(set []*Node, err error) uint8 {
+	var id uint8
+	if m := culpritRE.FindStringSubmatch(err.Error()); m != nil {
+		v, _ := strconv.Atoi(m[1])
+		id = uint8(v)
+	} else if ne := (*NodeError)(nil); errors.As(err, &ne) {
+		id = ne.Node
+	}
+	for _, n := range c.cfg.Nodes {
+		if n.ID() == id && id != 0 {
+			n.fail(err)
+		}
+	}
+	return id
 }
 
-func (c *Coordinator) session(ctx context.Context, set []*Node, f *wire.TokenFields) (*Issued, error) {
-	signers := make([]signer, len(set))
-	ids := make([]uint8, len(set))
+func ids(set []*Node) []uint8 {
+	out := make([]uint8, len(set))
 	for i, n := range set {
-		s, _, _ := n.Status()
-		signers[i] = signer{n, s.NodeID}
-		ids[i] = s.NodeID
+		out[i] = n.ID()
 	}
-	leader := signers[0]
-	prop, err := leader.node.Client.Propose(ctx, f)
-	if err != nil {
-		return nil, fmt.Errorf("coordinator: leader %d: propose: %w", leader.id, err)
-	}
-	var sid wire.SessionID
-	rand.Read(sid[:])
-	begun := make([]*signer, 0, len(signers))
-	defer func() {
-		// Best effort: free the session on every signer that still holds it.
-		for _, s := range begun {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			s.node.Client.End(ctx, sid)
-			cancel()
-		}
-	}()
-
-	// Begin: every signer checks the proposal and encodes the TSTInfo.
-	var tstInfo, mldsaAttrs []byte
-	for i := range signers {
-		s := &signers[i]
-		r, err := s.node.Client.Begin(ctx, &wire.BeginRequest{Session: sid, Signers: ids, Fields: *f, Proposal: *prop})
-		if err != nil {
-			return nil, fmt.Errorf("coordinator: signer %d: begin: %w", s.id, err)
-		}
-		begun = append(begun, s)
-		if tstInfo == nil {
-			tstInfo, mldsaAttrs = r.TSTInfo, r.MLDSASignedAttrs
-		} else if !bytes.Equal(tstInfo, r.TSTInfo) || !bytes.Equal(mldsaAttrs, r.MLDSASignedAttrs) {
-			return nil, fmt.Errorf("coordinator: signer %d encoded a different TSTInfo", s.id)
-		}
-	}
-
-	// ML-DSA-65 over the inner signed attributes.
-	sig, err := c.runScheme(ctx, sid, signers, wire.SchemeMLDSA65)
-	if err != nil {
-		return nil, err
-	}
-	if !mldsa65.Verify(c.mldsaPub, mldsaAttrs, nil, sig) {
-		return nil, errors.New("coordinator: combined ML-DSA-65 signature does not verify")
-	}
-
-	// Attach: every signer verifies the signature and encodes the inner
-	// token and the outer signed attributes.
-	var inner, ecdsaAttrs []byte
-	for i := range signers {
-		s := &signers[i]
-		r, err := s.node.Client.Attach(ctx, &wire.AttachRequest{Session: sid, MLDSASignature: sig})
-		if err != nil {
-			return nil, fmt.Errorf("coordinator: signer %d: attach: %w", s.id, err)
-		}
-		if inner == nil {
-			inner, ecdsaAttrs = r.InnerToken, r.ECDSASignedAttrs
-		} else if !bytes.Equal(inner, r.InnerToken) || !bytes.Equal(ecdsaAttrs, r.ECDSASignedAttrs) {
-			return nil, fmt.Errorf("coordinator: signer %d encoded a different inner token", s.id)
-		}
-	}
-
-	tok := inner
-	if f.Policy == wire.PolicyHybrid {
-		if ecdsaAttrs == nil {
-			return nil, errors.New("coordinator: oracles returned no ECDSA signed attributes for a hybrid token")
-		}
-		esig, err := c.runScheme(ctx, sid, signers, wire.SchemeECDSA384)
-		if err != nil {
-			return nil, err
-		}
-		d := sha512.Sum384(ecdsaAttrs)
-		if !ecdsa.VerifyASN1(c.ecdsaPub, d[:], esig) {
-			return nil, errors.New("coordinator: combined ECDSA P-384 signature does not verify")
-		}
-		tok, err = c.assembler.Hybrid(&token.Parts{
-			TSTInfo: tstInfo, ECDSASignedAttrs: ecdsaAttrs, ECDSASignature: esig, InnerToken: inner,
-		}, f.CertReq)
-		if err != nil {
-			return nil, err
-		}
-	}
-	begun = nil // sessions ended on the signers with their last round
-
-	// Verify the exact bytes to be released, with the same code clients use.
-	res, err := tsverify.VerifyToken(tok, &c.verify)
-	if err != nil {
-		return nil, fmt.Errorf("coordinator: token failed verification before release: %w", err)
-	}
-	return &Issued{Token: tok, TSTInfo: tstInfo, Info: res.Info, Signers: ids}, nil
+	return out
 }
 
-// runScheme relays the rounds of one signature scheme and combines the
-// result. In the whole-key development mode a scheme has a single round
-// whose only message is the signature itself.
-func (c *Coordinator) runScheme(ctx context.Context, sid wire.SessionID, signers []signer, scheme wire.Scheme) ([]byte, error) {
-	if len(signers) != 1 {
-		return nil, fmt.Errorf("coordinator: %v threshold signing with %d signers is not available in this build", scheme, len(signers))
+// chooseSet picks Threshold ready nodes, not excluded, in id order. It
+// rotates over the possible sets and, for hybrid tokens, prefers sets with
+// a pooled presignature.
+func (c *Coordinator) chooseSet(f *wire.TokenFields, excluded []uint8) []*Node {
+	var ready []*Node
+	for _, n := range c.ReadyNodes() {
+		if !slices.Contains(excluded, n.ID()) {
+			ready = append(ready, n)
+		}
 	}
-	s := signers[0]
-	r, err := s.node.Client.Round(ctx, &wire.RoundRequest{Session: sid, Scheme: scheme, Round: 1})
-	if err != nil {
-		return nil, fmt.Errorf("coordinator: signer %d: %v round 1: %w", s.id, scheme, err)
+	if len(ready) < c.cfg.Threshold {
+		return nil
 	}
-	return r.Payload, nil
+	sets := subsets(ready, c.cfg.Threshold)
+	start := int(c.next.Add(1) % uint64(len(sets)))
+	if c.pool != nil && f.Policy == wire.PolicyHybrid {
+		for i := range sets {
+			s := sets[(start+i)%len(sets)]
+			if c.pool.has(s) {
+				return s
+			}
+		}
+	}
+	return sets[start]
+}
+
+// subsets returns all k-subsets of nodes, preserving order.
+func subsets(nodes []*Node, k int) [][]*Node {
+	var out [][]*Node
+	var rec func(start int, cur []*Node)
+	rec = func(start int, cur []*Node) {
+		if len(cur) == k {
+			out = append(out, slices.Clone(cur))
+			return
+		}
+		for i := start; i < len(nodes); i++ {
+			rec(i+1, append(cur, nodes[i]))
+		}
+	}
+	rec(0, nil)
+	return out
 }

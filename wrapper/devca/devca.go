@@ -13,10 +13,12 @@
 package devca
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -88,11 +90,15 @@ func New(label string) (*CA, error) {
 		return nil, fmt.Errorf("devca: ML-DSA root name: %w", err)
 	}
 	kid := keyID(mpub)
-	der, err = ca.signMLDSA(&mldsaTemplate{
+	rspki, err := tst.MLDSAPublicKeyInfo(mpub)
+	if err != nil {
+		return nil, err
+	}
+	der, err = ca.sign(&certTemplate{
 		serial: randomSerial(), issuer: name, subject: name,
 		notBefore: now.Add(-backdate), notAfter: now.Add(rootValidity),
-		publicKey: mpub, isCA: true, keyID: kid, authorityKeyID: nil,
-	})
+		spki: rspki, isCA: true, keyID: kid,
+	}, tst.OIDMLDSA65)
 	if err != nil {
 		return nil, fmt.Errorf("devca: ML-DSA root: %w", err)
 	}
@@ -111,7 +117,15 @@ type Subject struct {
 	MLDSAKeyID     []byte
 	// Extensions are added to both certificates (for example attestation
 	// evidence).
-	Extensions []pkix.Extension
+	Extensions []Extension
+}
+
+// Extension is a certificate extension with a DER object identifier (which,
+// unlike encoding/asn1's, may have arcs of any size).
+type Extension struct {
+	OID      []byte // DER OBJECT IDENTIFIER, tag and length included
+	Critical bool
+	Value    []byte
 }
 
 var (
@@ -130,8 +144,7 @@ func mustEKU() pkix.Extension {
 
 // IssueTSA issues the ECDSA and the ML-DSA TSA certificates for s.
 func (ca *CA) IssueTSA(s *Subject) (ecdsaCert, mldsaCert *x509.Certificate, err error) {
-	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P384(), s.ECDSAPublicKey)
-	if err != nil {
+	if _, err := ecdsa.ParseUncompressedPublicKey(elliptic.P384(), s.ECDSAPublicKey); err != nil {
 		return nil, nil, fmt.Errorf("devca: oracle's ECDSA public key: %w", err)
 	}
 	var mpk mldsa65.PublicKey
@@ -142,29 +155,31 @@ func (ca *CA) IssueTSA(s *Subject) (ecdsaCert, mldsaCert *x509.Certificate, err 
 		return nil, nil, errors.New("devca: key identifiers must be 20 bytes")
 	}
 	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          randomSerial(),
-		RawSubject:            s.Name,
-		NotBefore:             now.Add(-backdate),
-		NotAfter:              now.Add(leafValidity),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		SubjectKeyId:          s.ECDSAKeyID,
-		ExtraExtensions:       append([]pkix.Extension{criticalTSAUsage}, s.Extensions...),
+	espki, err := tst.ECDSAPublicKeyInfo(s.ECDSAPublicKey)
+	if err != nil {
+		return nil, nil, err
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.ECDSARoot, pub, ca.ecdsaKey)
+	der, err := ca.sign(&certTemplate{
+		serial: randomSerial(), issuer: ca.ECDSARoot.RawSubject, subject: s.Name,
+		notBefore: now.Add(-backdate), notAfter: now.Add(leafValidity),
+		spki: espki, keyID: s.ECDSAKeyID, authorityKeyID: ca.ECDSARoot.SubjectKeyId, extra: s.Extensions,
+	}, tst.OIDECDSAWithSHA384)
 	if err != nil {
 		return nil, nil, fmt.Errorf("devca: ECDSA TSA certificate: %w", err)
 	}
 	if ecdsaCert, err = x509.ParseCertificate(der); err != nil {
 		return nil, nil, err
 	}
-	der, err = ca.signMLDSA(&mldsaTemplate{
+	mspki, err := tst.MLDSAPublicKeyInfo(s.MLDSAPublicKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	der, err = ca.sign(&certTemplate{
 		serial: randomSerial(), issuer: ca.MLDSARoot.RawSubject, subject: s.Name,
 		notBefore: now.Add(-backdate), notAfter: now.Add(leafValidity),
-		publicKey: s.MLDSAPublicKey, keyID: s.MLDSAKeyID, authorityKeyID: ca.MLDSARoot.SubjectKeyId,
+		spki: mspki, keyID: s.MLDSAKeyID, authorityKeyID: ca.MLDSARoot.SubjectKeyId,
 		extra: s.Extensions,
-	})
+	}, tst.OIDMLDSA65)
 	if err != nil {
 		return nil, nil, fmt.Errorf("devca: ML-DSA TSA certificate: %w", err)
 	}
@@ -204,22 +219,23 @@ func ecdsaKeyID(pub *ecdsa.PublicKey) []byte {
 	return keyID(b)
 }
 
-type mldsaTemplate struct {
+type certTemplate struct {
 	serial              *big.Int
 	issuer, subject     []byte
 	notBefore, notAfter time.Time
-	publicKey           []byte
+	spki                []byte // DER SubjectPublicKeyInfo
 	isCA                bool
 	keyID               []byte
 	authorityKeyID      []byte
-	extra               []pkix.Extension
+	extra               []Extension
 }
 
-// signMLDSA encodes a certificate for t and signs it with the ML-DSA root
-// key (RFC 9881: id-ml-dsa-65, parameters absent, empty context).
-func (ca *CA) signMLDSA(t *mldsaTemplate) ([]byte, error) {
+// sign encodes a certificate for t and signs it with the root of the given
+// algorithm: ecdsa-with-SHA384 or id-ml-dsa-65 (RFC 9881: parameters
+// absent, empty context).
+func (ca *CA) sign(t *certTemplate, sigAlg []byte) ([]byte, error) {
 	algID := func(b *cryptobyte.Builder) {
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddBytes(tst.OIDMLDSA65) })
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddBytes(sigAlg) })
 	}
 	var tb cryptobyte.Builder
 	tb.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
@@ -232,15 +248,12 @@ func (ca *CA) signMLDSA(t *mldsaTemplate) ([]byte, error) {
 			b.AddASN1UTCTime(t.notAfter.UTC().Truncate(time.Second))
 		})
 		b.AddBytes(t.subject)
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			algID(b)
-			b.AddASN1BitString(t.publicKey)
-		})
+		b.AddBytes(t.spki)
 		b.AddASN1(cbasn1.Tag(3).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
 			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				ext := func(oid asn1.ObjectIdentifier, critical bool, value []byte) {
+				ext := func(oid []byte, critical bool, value []byte) {
 					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-						b.AddASN1ObjectIdentifier(oid)
+						b.AddBytes(oid)
 						if critical {
 							b.AddASN1Boolean(true)
 						}
@@ -248,21 +261,21 @@ func (ca *CA) signMLDSA(t *mldsaTemplate) ([]byte, error) {
 					})
 				}
 				if t.isCA {
-					ext(asn1.ObjectIdentifier{2, 5, 29, 19}, true, []byte{0x30, 0x03, 0x01, 0x01, 0xff})
-					ext(asn1.ObjectIdentifier{2, 5, 29, 15}, true, []byte{0x03, 0x02, 0x01, 0x06}) // keyCertSign, cRLSign
+					ext(oidBasicConstraints, true, []byte{0x30, 0x03, 0x01, 0x01, 0xff})
+					ext(oidKeyUsage, true, []byte{0x03, 0x02, 0x01, 0x06}) // keyCertSign, cRLSign
 				} else {
-					ext(asn1.ObjectIdentifier{2, 5, 29, 19}, true, []byte{0x30, 0x00})
-					ext(asn1.ObjectIdentifier{2, 5, 29, 15}, true, []byte{0x03, 0x02, 0x07, 0x80}) // digitalSignature
-					ext(criticalTSAUsage.Id, true, criticalTSAUsage.Value)
+					ext(oidBasicConstraints, true, []byte{0x30, 0x00})
+					ext(oidKeyUsage, true, []byte{0x03, 0x02, 0x07, 0x80}) // digitalSignature
+					ext(oidExtKeyUsage, true, criticalTSAUsage.Value)
 				}
 				ski, _ := asn1.Marshal(t.keyID)
-				ext(asn1.ObjectIdentifier{2, 5, 29, 14}, false, ski)
+				ext(oidSubjectKeyID, false, ski)
 				if t.authorityKeyID != nil {
 					aki := append([]byte{0x30, byte(len(t.authorityKeyID) + 2), 0x80, byte(len(t.authorityKeyID))}, t.authorityKeyID...)
-					ext(asn1.ObjectIdentifier{2, 5, 29, 35}, false, aki)
+					ext(oidAuthorityKeyID, false, aki)
 				}
 				for _, e := range t.extra {
-					ext(e.Id, e.Critical, e.Value)
+					ext(e.OID, e.Critical, e.Value)
 				}
 			})
 		})
@@ -271,9 +284,20 @@ func (ca *CA) signMLDSA(t *mldsaTemplate) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	sig := make([]byte, mldsa65.SignatureSize)
-	if err := mldsa65.SignTo(ca.mldsaKey, tbs, nil, true, sig); err != nil {
-		return nil, err
+	var sig []byte
+	switch {
+	case bytes.Equal(sigAlg, tst.OIDMLDSA65):
+		sig = make([]byte, mldsa65.SignatureSize)
+		if err := mldsa65.SignTo(ca.mldsaKey, tbs, nil, true, sig); err != nil {
+			return nil, err
+		}
+	case bytes.Equal(sigAlg, tst.OIDECDSAWithSHA384):
+		d := sha512.Sum384(tbs)
+		if sig, err = ecdsa.SignASN1(rand.Reader, ca.ecdsaKey, d[:]); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, errors.New("devca: unsupported signature algorithm")
 	}
 	var cb cryptobyte.Builder
 	cb.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
@@ -282,4 +306,20 @@ func (ca *CA) signMLDSA(t *mldsaTemplate) ([]byte, error) {
 		b.AddASN1BitString(sig)
 	})
 	return cb.Bytes()
+}
+
+var (
+	oidBasicConstraints = mustDER("2.5.29.19")
+	oidKeyUsage         = mustDER("2.5.29.15")
+	oidExtKeyUsage      = mustDER("2.5.29.37")
+	oidSubjectKeyID     = mustDER("2.5.29.14")
+	oidAuthorityKeyID   = mustDER("2.5.29.35")
+)
+
+func mustDER(s string) []byte {
+	b, err := tst.EncodeOID(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

@@ -241,3 +241,36 @@ func (r rawPayload) Marshal() ([]byte, error) { return r, nil }
 func (c *Client) End(ctx context.Context, id wire.SessionID) error {
 	return c.roundTrip(ctx, wire.TypeEndRequest, rawPayload(id[:]), wire.TypeOK, nil)
 }
+
+// Hello asks the oracle for its identity and attestation evidence bound to
+// nonce.
+func (c *Client) Hello(ctx context.Context, nonce [wire.NonceSize]byte) (*wire.Hello, error) {
+	var h wire.Hello
+	if err := c.roundTrip(ctx, wire.TypeHelloRequest, rawPayload(nonce[:]), wire.TypeHello, &h); err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// Peers tells the oracle who its peers are.
+func (c *Client) Peers(ctx context.Context, req *wire.PeersRequest) error {
+	return c.roundTrip(ctx, wire.TypePeersRequest, req, wire.TypeOK, nil)
+}
+
+// Relay advances one step of a relayed protocol.
+func (c *Client) Relay(ctx context.Context, req *wire.RelayRequest) (*wire.RelayResponse, error) {
+	var r wire.RelayResponse
+	if err := c.roundTrip(ctx, wire.TypeRelayRequest, req, wire.TypeRelayResponse, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// BeginCSR opens the certification-request signing session on a signer.
+func (c *Client) BeginCSR(ctx context.Context, req *wire.BeginCSRRequest) (*wire.BeginResponse, error) {
+	var r wire.BeginResponse
+	if err := c.roundTrip(ctx, wire.TypeBeginCSRRequest, req, wire.TypeBeginResponse, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}

@@ -117,7 +117,7 @@ func New(cfg Config) *Server {
 func readyCount(is Issuer) int {
 	n := 0
 	for _, node := range is.Nodes() {
-		if st, err, _ := node.Status(); err == nil && st != nil && st.State == wire.StateReady && st.ClockTrusted {
+		if node.Ready() {
 			n++
 		}
 	}
@@ -277,8 +277,13 @@ type NodeReport struct {
 		Source     string `json:"source,omitempty"`
 		AccuracyUS uint64 `json:"accuracy_us,omitempty"`
 	} `json:"clock"`
-	Label string `json:"label,omitempty"`
-	Error string `json:"error,omitempty"`
+	Label         string `json:"label,omitempty"`
+	MLDSAPool     uint16 `json:"mldsa_round1_pool"`
+	Presignatures uint16 `json:"ecdsa_presignatures"`
+	Failures      int    `json:"recent_failures,omitempty"`
+	SetAside      bool   `json:"set_aside,omitempty"`
+	LastFailure   string `json:"last_failure,omitempty"`
+	Error         string `json:"error,omitempty"`
 }
 
 // ReadyReport is the /readyz body.
@@ -303,8 +308,11 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 			nr.ID, nr.State, nr.Mode = st.NodeID, st.State.String(), st.Mode.String()
 			nr.Attestation, nr.Label = st.Attestation.String(), st.Label
 			nr.Clock.Trusted, nr.Clock.Source, nr.Clock.AccuracyUS = st.ClockTrusted, st.ClockSource, st.ClockAccuracyMicros
-			nr.Ready = err == nil && st.State == wire.StateReady && st.ClockTrusted
+			nr.MLDSAPool, nr.Presignatures = st.MLDSAPool, st.Presignatures
 		}
+		nr.Ready = n.Ready()
+		h := n.Health()
+		nr.Failures, nr.SetAside, nr.LastFailure = h.Failures, h.Benched, h.LastFail
 		if nr.Ready {
 			rep.ReadyN++
 		}

@@ -6,6 +6,7 @@ package testtsa
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -137,4 +138,111 @@ func Start(t testing.TB) *TSA {
 // Options returns verification options trusting the TSA's roots.
 func (s *TSA) Options() *tsverify.Options {
 	return &tsverify.Options{Roots: s.Roots, Certs: []*x509.Certificate{s.ECDSACert, s.MLDSACert}}
+}
+
+// Cluster is a running threshold TSA: N oracles in this process, each on
+// its own unix socket, after a full key ceremony.
+type Cluster struct {
+	TSA
+	Oracles  []*oracle.Oracle
+	Clocks   []*Clock
+	Cancel   []context.CancelFunc // stops oracle i's server
+	Ceremony *coordinator.CeremonyResult
+}
+
+// StartCluster starts n oracles with threshold t, runs the ceremony, issues
+// certificates from the ceremony's CSRs and serves HTTP.
+func StartCluster(tb testing.TB, n, t int) *Cluster {
+	tb.Helper()
+	ctx, cancelAll := context.WithCancel(context.Background())
+	tb.Cleanup(cancelAll)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	name, err := tst.EncodeName([][2]string{{"O", "CC-TSA"}, {"CN", "test cluster TSA"}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := &Cluster{}
+	var nodes []*coordinator.Node
+	dir := tb.TempDir()
+	for i := 1; i <= n; i++ {
+		clk := &Clock{trusted: true}
+		o, err := oracle.New(oracle.Config{TSAName: name, Clock: clk, Logger: log, NodeID: uint8(i), Nodes: uint8(n), Threshold: uint8(t), MLDSAPool: 1})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		addr := "unix:" + filepath.Join(dir, fmt.Sprintf("o%d.sock", i))
+		l, err := transport.Listen(addr)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		octx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { o.Serve(octx, l); o.Stop(); close(done) }()
+		tb.Cleanup(func() { cancel(); <-done })
+		cl, err := oracleclient.Dial(ctx, addr)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { cl.Close() })
+		c.Oracles, c.Clocks, c.Cancel = append(c.Oracles, o), append(c.Clocks, clk), append(c.Cancel, cancel)
+		nodes = append(nodes, &coordinator.Node{Client: cl})
+	}
+	pollAll(ctx, nodes)
+	res, err := coordinator.RunCeremony(ctx, coordinator.CeremonyConfig{
+		Nodes: nodes, Threshold: t, Logger: log,
+		Attest: func(h *wire.Hello, nonce [wire.NonceSize]byte) ([]byte, error) { return nil, nil },
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.Ceremony = res
+	ca, err := devca.New("test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ec, mc, err := ca.IssueFromCSRs(res.MLDSACSR, res.ECDSACSR, &devca.Evidence{Measurement: make([]byte, 48), TranscriptHash: res.TranscriptHash[:], Simulated: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := coordinator.InstallCertificates(ctx, nodes, installRequest(ec, mc)); err != nil {
+		tb.Fatal(err)
+	}
+	coord, err := coordinator.New(coordinator.Config{Nodes: nodes, Threshold: t, ECDSACert: ec, MLDSACert: mc, Logger: log})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	coord.Poll(ctx)
+	go coord.Run(ctx, 200*time.Millisecond)
+	auditPath := filepath.Join(tb.TempDir(), "audit.log")
+	al, err := audit.Open(auditPath, log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { al.Close() })
+	srv := tsaserver.New(tsaserver.Config{Issuer: coord, CertsPEM: ca.RootsPEM(), Mode: "test cluster", Audit: al, Logger: log})
+	hs := httptest.NewServer(srv)
+	tb.Cleanup(hs.Close)
+	c.TSA = TSA{Clock: c.Clocks[0], Coordinator: coord, Server: srv, HTTP: hs, CA: ca, ECDSACert: ec, MLDSACert: mc,
+		Roots: []*x509.Certificate{ca.ECDSARoot, ca.MLDSARoot}, Audit: al, AuditPath: auditPath}
+	return c
+}
+
+func pollAll(ctx context.Context, nodes []*coordinator.Node) {
+	for _, n := range nodes {
+		st, err := n.Client.Status(ctx)
+		if err == nil {
+			n.SetStatus(st)
+		}
+	}
+}
+
+func installRequest(ec, mc *x509.Certificate) *wire.InstallRequest {
+	ref := func(c *x509.Certificate) wire.CertInfo {
+		s := c.SerialNumber.Bytes()
+		if s[0]&0x80 != 0 {
+			s = append([]byte{0}, s...)
+		}
+		return wire.CertInfo{Certificate: c.Raw, Issuer: c.RawIssuer, Serial: s}
+	}
+	return &wire.InstallRequest{ECDSA: ref(ec), MLDSA: ref(mc)}
 }

@@ -1,0 +1,445 @@
+package oracle
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/cc-tsa/cc-tsa/cvm/peer"
+	"github.com/cc-tsa/cc-tsa/cvm/wire"
+	tecdsa "github.com/cc-tsa/cc-tsa/dkg/ecdsa"
+	"github.com/cc-tsa/cc-tsa/dkg/mldsa"
+)
+
+// Envelope kinds of the relayed protocols.
+const (
+	envMLDSASign    = wire.EnvMLDSASign
+	envECDSASign    = wire.EnvECDSASign
+	envMLDSADKG     = wire.EnvMLDSADKG
+	envECDSADKG     = wire.EnvECDSADKG
+	envECDSAPresign = wire.EnvECDSAPresign
+	envECDSAConfirm = wire.EnvECDSAConfirm
+)
+
+// MaxAttempts bounds the ML-DSA attempts of one signing session. Each
+// attempt succeeds with probability at least 1/2.
+const MaxAttempts = 24
+
+// thresholdKeys are this oracle's shares of the two threshold keys.
+type thresholdKeys struct {
+	self     uint8
+	mldsa    *mldsa.KeyShare
+	mldsaPK  *mldsa.PublicKey
+	params   mldsa.Params
+	ecdsa    *tecdsa.KeyShare
+	signer   *tecdsa.Signer
+	ecdsaPub []byte
+	mldsaPub []byte
+	// keyID binds every signing envelope to this pair of keys.
+	keyID [32]byte
+
+	pool chan *mldsa.Round1State
+	stop chan struct{}
+	once sync.Once
+
+	mu      sync.Mutex
+	presigs map[wire.PresignID]*presigEntry
+	runs    map[wire.PresignID]*tecdsa.PresignSession
+}
+
+type presigEntry struct {
+	ps      *tecdsa.Presignature
+	signers []int
+}
+
+func newThresholdKeys(self uint8, ms *mldsa.KeyShare, es *tecdsa.KeyShare, poolSize int) (*thresholdKeys, error) {
+	signer, err := tecdsa.NewSigner(es, tecdsa.SignerConfig{Rand: rand.Reader, MaxPresignatures: 256})
+	if err != nil {
+		return nil, err
+	}
+	k := &thresholdKeys{
+		self: self, mldsa: ms, mldsaPK: ms.PublicKey(), params: ms.Params(),
+		ecdsa: es, signer: signer, ecdsaPub: es.PublicKeyBytes(), mldsaPub: ms.PublicKey().Bytes(),
+		pool: make(chan *mldsa.Round1State, poolSize), stop: make(chan struct{}),
+		presigs: make(map[wire.PresignID]*presigEntry), runs: make(map[wire.PresignID]*tecdsa.PresignSession),
+	}
+	k.keyID = wire.ClusterKeyID(k.mldsaPub, k.ecdsaPub)
+	go k.fillPool()
+	return k, nil
+}
+
+// fillPool keeps the ML-DSA round-1 pool full. Round-1 states are secret,
+// single-use and live in memory only.
+func (k *thresholdKeys) fillPool() {
+	for {
+		st, err := k.mldsa.Round1(nil)
+		if err != nil {
+			return
+		}
+		select {
+		case k.pool <- st:
+		case <-k.stop:
+			st.Discard()
+			return
+		}
+	}
+}
+
+// round1 takes a precomputed round-1 state, or computes one if the pool
+// is empty.
+func (k *thresholdKeys) round1() (*mldsa.Round1State, error) {
+	select {
+	case st := <-k.pool:
+		return st, nil
+	default:
+		return k.mldsa.Round1(nil)
+	}
+}
+
+func (k *thresholdKeys) poolLevel() uint16 { return uint16(len(k.pool)) }
+
+func (k *thresholdKeys) presignatures() uint16 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return uint16(len(k.presigs))
+}
+
+func (k *thresholdKeys) close() {
+	k.once.Do(func() {
+		close(k.stop)
+		for {
+			select {
+			case st := <-k.pool:
+				st.Discard()
+			default:
+				k.mu.Lock()
+				clear(k.presigs)
+				clear(k.runs)
+				k.mu.Unlock()
+				return
+			}
+		}
+	})
+}
+
+// takePresignature removes the presignature id from the pool; it must have
+// been made by exactly the given signer set.
+func (k *thresholdKeys) takePresignature(id wire.PresignID, signers []int) (*tecdsa.Presignature, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e, ok := k.presigs[id]
+	if !ok {
+		return nil, &wire.Error{Code: wire.CodeRefused, Message: "unknown or used presignature"}
+	}
+	delete(k.presigs, id)
+	if !equalInts(e.signers, signers) {
+		return nil, &wire.Error{Code: wire.CodeRefused, Message: fmt.Sprintf("presignature belongs to signer set %v, not %v", e.signers, signers)}
+	}
+	return e.ps, nil
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// thSession is the threshold part of one signing session.
+type thSession struct {
+	keys    *thresholdKeys
+	id      wire.SessionID
+	sid     [32]byte // the envelope session id
+	signers []uint8
+	cfgBase mldsa.SessionConfig
+	attempt int
+	phase   int // 0 committed, 1 revealed, 2 responded
+	sess    *mldsa.Session
+	presig  *tecdsa.Presignature
+}
+
+func (t *thSession) abort() {
+	if t.sess != nil {
+		t.sess.Abort()
+		t.sess = nil
+	}
+	t.presig = nil
+}
+
+func (t *thSession) endMLDSA() {
+	if t.sess != nil {
+		t.sess.Abort()
+		t.sess = nil
+	}
+}
+
+func ecdsaSet(signers []uint8) []int {
+	out := make([]int, len(signers))
+	for i, s := range signers {
+		out[i] = int(s)
+	}
+	return out
+}
+
+func mldsaSet(signers []uint8) []int {
+	out := make([]int, len(signers))
+	for i, s := range signers {
+		out[i] = int(s) - 1
+	}
+	return out
+}
+
+// beginThreshold starts the threshold part of a session: it takes the
+// presignature (if the session signs with ECDSA) and a round-1 state, and
+// returns the first ML-DSA envelope (the commitment).
+func (o *Oracle) beginThreshold(s *session, presign *wire.PresignID) ([]byte, error) {
+	o.mu.Lock()
+	k := o.th
+	o.mu.Unlock()
+	if k == nil {
+		return nil, &wire.Error{Code: wire.CodeNotReady, Message: "no threshold keys"}
+	}
+	t := &thSession{keys: k, id: s.id, sid: wire.EnvelopeSession(s.id), signers: s.signers}
+	if presign != nil {
+		ps, err := k.takePresignature(*presign, ecdsaSet(s.signers))
+		if err != nil {
+			return nil, err
+		}
+		t.presig = ps
+	}
+	mu, err := k.mldsaPK.Mu(s.mldsaMsg, nil)
+	if err != nil {
+		return nil, &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
+	}
+	t.cfgBase = mldsa.SessionConfig{Signers: mldsaSet(s.signers), Mu: mu}
+	env, err := o.newAttempt(t, 0)
+	if err != nil {
+		return nil, err
+	}
+	o.mu.Lock()
+	s.th = t
+	o.mu.Unlock()
+	return env, nil
+}
+
+// newAttempt starts ML-DSA attempt a and returns the sealed commitment.
+func (o *Oracle) newAttempt(t *thSession, a int) ([]byte, error) {
+	st, err := t.keys.round1()
+	if err != nil {
+		return nil, &wire.Error{Code: wire.CodeInternal, Message: "ML-DSA round 1: " + err.Error()}
+	}
+	cfg := t.cfgBase
+	cfg.SessionID = wire.MLDSAAttemptID(t.id, t.keys.keyID, a)
+	sess, cmt, err := t.keys.mldsa.NewSession(st, cfg)
+	if err != nil {
+		if errors.Is(err, mldsa.ErrBudgetExhausted) {
+			o.log.Error("ML-DSA signing budget of this key share is exhausted: a new key ceremony is needed")
+			return nil, &wire.Error{Code: wire.CodeRefused, Message: err.Error()}
+		}
+		return nil, &wire.Error{Code: wire.CodeInternal, Message: "ML-DSA session: " + err.Error()}
+	}
+	payload, err := cmt.MarshalBinary()
+	if err != nil {
+		sess.Abort()
+		return nil, &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
+	}
+	env, err := o.seal(envMLDSASign, t.keys.keyID, t.sid, uint16(3*a+1), peer.Broadcast, payload, false)
+	if err != nil {
+		sess.Abort()
+		return nil, err
+	}
+	if t.sess != nil {
+		t.sess.Abort()
+	}
+	t.sess, t.attempt, t.phase = sess, a, 0
+	return env, nil
+}
+
+// thresholdMLDSARound answers round r of the ML-DSA protocol: attempt
+// a = (r-1)/3, phase (r-1)%3 = commitment, reveal or response.
+func (o *Oracle) thresholdMLDSARound(s *session, req *wire.RoundRequest) ([]byte, error) {
+	o.mu.Lock()
+	t := s.th
+	busy := s.stage != stageBegun
+	o.mu.Unlock()
+	if t == nil || busy {
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "ML-DSA rounds are not expected in this session"}
+	}
+	a, phase := (int(req.Round)-1)/3, (int(req.Round)-1)%3
+	switch {
+	case phase == 0 && a == t.attempt+1 && t.phase == 2 && a < MaxAttempts && len(req.Inbound) == 0:
+		return o.newAttempt(t, a)
+	case phase == 1 && a == t.attempt && t.phase == 0:
+		payloads, err := o.openRound(req.Inbound, envMLDSASign, t.keys.keyID, t.sid, req.Round-1, t.signers)
+		if err != nil {
+			t.abort()
+			return nil, err
+		}
+		cmts := make([]*mldsa.Commitment, 0, len(payloads))
+		for _, p := range payloads {
+			c := new(mldsa.Commitment)
+			if err := c.UnmarshalBinary(p.data); err != nil {
+				t.abort()
+				return nil, culprit(p.from, "commitment", err)
+			}
+			cmts = append(cmts, c)
+		}
+		rev, err := t.sess.Round2(cmts)
+		if err != nil {
+			t.abort()
+			return nil, abortError(err)
+		}
+		t.phase = 1
+		return o.sealMsg(envMLDSASign, t.keys.keyID, t.sid, req.Round, rev)
+	case phase == 2 && a == t.attempt && t.phase == 1:
+		payloads, err := o.openRound(req.Inbound, envMLDSASign, t.keys.keyID, t.sid, req.Round-1, t.signers)
+		if err != nil {
+			t.abort()
+			return nil, err
+		}
+		revs := make([]*mldsa.Reveal, 0, len(payloads))
+		for _, p := range payloads {
+			r := new(mldsa.Reveal)
+			if err := r.UnmarshalBinary(p.data); err != nil {
+				t.abort()
+				return nil, culprit(p.from, "reveal", err)
+			}
+			revs = append(revs, r)
+		}
+		resp, err := t.sess.Round3(revs)
+		t.sess = nil // Round3 consumes the attempt's secrets whatever the outcome
+		if err != nil {
+			return nil, abortError(err)
+		}
+		t.phase = 2
+		return o.sealMsg(envMLDSASign, t.keys.keyID, t.sid, req.Round, resp)
+	}
+	return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("ML-DSA round %d (attempt %d) is not expected now (attempt %d, phase %d)", req.Round, a, t.attempt, t.phase)}
+}
+
+// thresholdECDSAShare computes this signer's online ECDSA share.
+func (o *Oracle) thresholdECDSAShare(s *session, digest []byte) ([]byte, error) {
+	t := s.th
+	if t == nil || t.presig == nil {
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "this session has no presignature"}
+	}
+	ps := t.presig
+	t.presig = nil
+	share, err := tecdsa.Sign(ps, digest)
+	if err != nil {
+		return nil, abortError(err)
+	}
+	return o.sealMsg(envECDSASign, t.keys.keyID, t.sid, 1, share)
+}
+
+type binaryMarshaler interface{ MarshalBinary() ([]byte, error) }
+
+func (o *Oracle) sealMsg(kind uint8, keyID, sid [32]byte, round uint8, m binaryMarshaler) ([]byte, error) {
+	payload, err := m.MarshalBinary()
+	if err != nil {
+		return nil, &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
+	}
+	return o.seal(kind, keyID, sid, uint16(round), peer.Broadcast, payload, false)
+}
+
+// seal signs (and, if confidential, encrypts) one envelope.
+func (o *Oracle) seal(kind uint8, keyID, sid [32]byte, round uint16, to uint8, payload []byte, confidential bool) ([]byte, error) {
+	h := peer.Header{Kind: kind, KeyID: keyID, Session: sid, Round: round, Sender: o.cfg.NodeID, Receiver: to}
+	var pk *peer.PublicKeys
+	if confidential {
+		o.mu.Lock()
+		p, ok := o.peers[to]
+		o.mu.Unlock()
+		if !ok {
+			return nil, &wire.Error{Code: wire.CodeNotReady, Message: fmt.Sprintf("no identity key for node %d", to)}
+		}
+		pk = &p
+	}
+	e, err := o.identity.Seal(h, payload, pk)
+	if err != nil {
+		return nil, &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
+	}
+	b, err := e.Marshal()
+	if err != nil {
+		return nil, &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
+	}
+	return b, nil
+}
+
+type inbound struct {
+	from   uint8
+	data   []byte
+	direct bool // addressed to this oracle alone
+}
+
+// openRound opens the envelopes of one signing round: exactly one
+// broadcast from every member of the signer set (this oracle's own
+// included), each signed by that member.
+func (o *Oracle) openRound(msgs []wire.RoundMessage, kind uint8, keyID, sid [32]byte, round uint8, signers []uint8) ([]inbound, error) {
+	if len(msgs) != len(signers) {
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("%d messages for %d signers", len(msgs), len(signers))}
+	}
+	out := make([]inbound, 0, len(msgs))
+	for i, m := range msgs {
+		if m.From != signers[i] {
+			return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("message from node %d where node %d was expected", m.From, signers[i])}
+		}
+		want := peer.Header{Kind: kind, KeyID: keyID, Session: sid, Round: uint16(round), Sender: m.From, Receiver: peer.Broadcast}
+		p, err := o.openEnvelope(m.Payload, want)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inbound{from: m.From, data: p})
+	}
+	return out, nil
+}
+
+// openEnvelope decodes an envelope and checks it against want with the
+// sender's identity key.
+func (o *Oracle) openEnvelope(raw []byte, want peer.Header) ([]byte, error) {
+	var e peer.Envelope
+	if err := e.Unmarshal(raw); err != nil {
+		return nil, culprit(want.Sender, "envelope", err)
+	}
+	var from peer.PublicKeys
+	if want.Sender == o.cfg.NodeID {
+		from = o.identity.Public()
+	} else {
+		o.mu.Lock()
+		p, ok := o.peers[want.Sender]
+		o.mu.Unlock()
+		if !ok {
+			return nil, &wire.Error{Code: wire.CodeNotReady, Message: fmt.Sprintf("no identity key for node %d", want.Sender)}
+		}
+		from = p
+	}
+	p, err := peer.Open(&e, from, want, o.identity)
+	if err != nil {
+		return nil, culprit(want.Sender, "authentication", err)
+	}
+	return p, nil
+}
+
+// culprit reports a message of node from that failed a check.
+func culprit(from uint8, what string, err error) error {
+	return &wire.Error{Code: wire.CodeRefused, Message: fmt.Sprintf("culprit node %d: %s: %v", from, what, err)}
+}
+
+// abortError turns a protocol abort into a refusal naming the culprit.
+func abortError(err error) error {
+	var me *mldsa.AbortError
+	if errors.As(err, &me) && me.Culprit >= 0 {
+		return &wire.Error{Code: wire.CodeRefused, Message: fmt.Sprintf("culprit node %d: %s", me.Culprit+1, me.Reason)}
+	}
+	var ee *tecdsa.AbortError
+	if errors.As(err, &ee) && ee.Culprit > 0 {
+		return &wire.Error{Code: wire.CodeRefused, Message: fmt.Sprintf("culprit node %d: %s", ee.Culprit, ee.Reason)}
+	}
+	return &wire.Error{Code: wire.CodeRefused, Message: err.Error()}
+}

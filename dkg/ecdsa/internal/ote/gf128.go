@@ -1,0 +1,54 @@
+package ote
+
+import "encoding/binary"
+
+// gf128 is an element of GF(2^128) = GF(2)[x]/(x^128 + x^7 + x^2 + x + 1);
+// bit k of lo (k < 64) or of hi (k ≥ 64, bit k-64) is the coefficient of x^k.
+type gf128 struct{ lo, hi uint64 }
+
+func gfLoad(b []byte) gf128 {
+	return gf128{lo: binary.LittleEndian.Uint64(b[0:8]), hi: binary.LittleEndian.Uint64(b[8:16])}
+}
+
+func (a gf128) store(b []byte) {
+	binary.LittleEndian.PutUint64(b[0:8], a.lo)
+	binary.LittleEndian.PutUint64(b[8:16], a.hi)
+}
+
+func (a gf128) xor(b gf128) gf128 { return gf128{a.lo ^ b.lo, a.hi ^ b.hi} }
+
+// mulX returns a·x, in constant time.
+func (a gf128) mulX() gf128 {
+	carry := a.hi >> 63
+	return gf128{lo: a.lo<<1 ^ (0x87 & -carry), hi: a.hi<<1 | a.lo>>63}
+}
+
+// gfTable holds c·x^k for k < 128, for a public c.
+type gfTable [128]gf128
+
+func newTable(c gf128) *gfTable {
+	var t gfTable
+	t[0] = c
+	for k := 1; k < 128; k++ {
+		t[k] = t[k-1].mulX()
+	}
+	return &t
+}
+
+// mul returns c·v where c is the table's public element and v may be secret:
+// every table entry is touched and masked by the bits of v, so the memory
+// access pattern and timing do not depend on v.
+func (t *gfTable) mul(v gf128) gf128 {
+	var acc gf128
+	for k := 0; k < 64; k++ {
+		m := -((v.lo >> k) & 1)
+		acc.lo ^= t[k].lo & m
+		acc.hi ^= t[k].hi & m
+	}
+	for k := 0; k < 64; k++ {
+		m := -((v.hi >> k) & 1)
+		acc.lo ^= t[64+k].lo & m
+		acc.hi ^= t[64+k].hi & m
+	}
+	return acc
+}

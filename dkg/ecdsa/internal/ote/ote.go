@@ -1,0 +1,162 @@
+// Package ote implements KOS-style correlated OT extension (SoftSpokenOT
+// with k = 1) from 256 base OTs, with the corrected consistency check of
+// SoftSpokenOT / the revised KOS made non-interactive with Fiat–Shamir.
+//
+// The extension receiver chooses x = β ‖ p (640 choice bits and a 128-bit
+// random pad) and sends, per column i < 256, u_i = t0_i ⊕ t1_i ⊕ x together
+// with the check values x̃ = C(x) and t̃_i = C(t0_i), where
+// C(v) = Σ_{k≤5} c_k·v[k] + v[6] over GF(2^128) and the c_k are derived from
+// the session and all u_i. The sender holding Δ recomputes
+// q_i = t0_i ⊕ Δ_i·x and checks C(q_i) = t̃_i ⊕ Δ_i·x̃ for every column. A
+// failed check leaks information about Δ: the caller must stop using the
+// setup permanently (ErrCheck).
+//
+// After transposition both sides hold 640 rows of 256 bits with
+// Q_j = T_j ⊕ β_j·Δ.
+package ote
+
+import (
+	"crypto/subtle"
+	"errors"
+
+	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/baseot"
+	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/transcript"
+)
+
+// Parameters.
+const (
+	Kappa     = baseot.Count // columns (base OTs)
+	Xi        = 640          // extended OTs delivered (|n| + 2·128)
+	ColBytes  = 96           // 768 bits per column: Xi + one 128-bit pad block
+	RowBytes  = Kappa / 8    // 32
+	blocks    = ColBytes / 16
+	XiBytes   = Xi / 8
+	checkSize = 16
+	// MsgSize is the length of the receiver's message.
+	MsgSize = Kappa*ColBytes + checkSize + Kappa*checkSize
+)
+
+// Errors.
+var (
+	ErrLength = errors.New("ote: message has wrong length")
+	ErrCheck  = errors.New("ote: consistency check failed (receiver cheated); ban this pair")
+)
+
+// SenderSetup is the extension sender's base-OT material (it was the base-OT
+// receiver): the correlation Δ and the chosen seeds.
+type SenderSetup = baseot.ReceiverOutput
+
+// ReceiverSetup is the extension receiver's base-OT material (it was the
+// base-OT sender): both seeds of every base OT.
+type ReceiverSetup = baseot.SenderOutput
+
+// Rows holds Xi rows of Kappa bits.
+type Rows [Xi][RowBytes]byte
+
+func prgPrefix(sid *[32]byte) *transcript.T {
+	return transcript.New("ote/prg").Bytes(sid[:]).PadBlock()
+}
+
+func prg(prefix *transcript.T, seed *[baseot.SeedSize]byte, i int, out []byte) {
+	t := prefix.Clone().Uint32(uint32(i)).Bytes(seed[:])
+	t.Read(out[:ColBytes])
+}
+
+func challenges(sid *[32]byte, u []byte) [blocks - 1]*gfTable {
+	t := transcript.New("ote/challenge").Bytes(sid[:]).Bytes(u)
+	var buf [16]byte
+	var out [blocks - 1]*gfTable
+	for k := range out {
+		t.Read(buf[:])
+		out[k] = newTable(gfLoad(buf[:]))
+	}
+	return out
+}
+
+func compress(c *[blocks - 1]*gfTable, v []byte) gf128 {
+	acc := gfLoad(v[(blocks-1)*16:])
+	for k := 0; k < blocks-1; k++ {
+		acc = acc.xor(c[k].mul(gfLoad(v[k*16:])))
+	}
+	return acc
+}
+
+// transpose writes the first Xi bits of each of the Kappa columns as rows.
+func transpose(cols *[Kappa][ColBytes]byte, rows *Rows) {
+	*rows = Rows{}
+	for i := 0; i < Kappa; i++ {
+		ib, sh := i/8, uint(i%8)
+		for jb := 0; jb < XiBytes; jb++ {
+			b := cols[i][jb]
+			for bit := 0; bit < 8; bit++ {
+				rows[jb*8+bit][ib] |= ((b >> bit) & 1) << sh
+			}
+		}
+	}
+}
+
+// Extend is the receiver's step: for choice vector x (ColBytes bytes: the
+// first 80 bytes are β, the last 16 a uniformly random pad), it returns the
+// message and the rows T_j.
+func Extend(setup *ReceiverSetup, sid [32]byte, x *[ColBytes]byte) ([]byte, *Rows) {
+	msg := make([]byte, MsgSize)
+	u := msg[:Kappa*ColBytes]
+	t0 := new([Kappa][ColBytes]byte)
+	var t1 [ColBytes]byte
+	pp := prgPrefix(&sid)
+	for i := 0; i < Kappa; i++ {
+		prg(pp, &setup.K0[i], i, t0[i][:])
+		prg(pp, &setup.K1[i], i, t1[:])
+		ui := u[i*ColBytes : (i+1)*ColBytes]
+		subtle.XORBytes(ui, t0[i][:], t1[:])
+		subtle.XORBytes(ui, ui, x[:])
+	}
+	clear(t1[:])
+	c := challenges(&sid, u)
+	compress(&c, x[:]).store(msg[Kappa*ColBytes:])
+	tt := msg[Kappa*ColBytes+checkSize:]
+	for i := 0; i < Kappa; i++ {
+		compress(&c, t0[i][:]).store(tt[i*checkSize:])
+	}
+	rows := new(Rows)
+	transpose(t0, rows)
+	clear(t0[:])
+	return msg, rows
+}
+
+// Receive is the sender's step: it checks the receiver's message and returns
+// the rows Q_j = T_j ⊕ β_j·Δ. On ErrCheck the setup must never be used again.
+func Receive(setup *SenderSetup, sid [32]byte, msg []byte) (*Rows, error) {
+	if len(msg) != MsgSize {
+		return nil, ErrLength
+	}
+	u := msg[:Kappa*ColBytes]
+	xt := gfLoad(msg[Kappa*ColBytes:])
+	tt := msg[Kappa*ColBytes+checkSize:]
+	c := challenges(&sid, u)
+	q := new([Kappa][ColBytes]byte)
+	var masked [ColBytes]byte
+	ok := 1
+	var got, want [16]byte
+	pp := prgPrefix(&sid)
+	for i := 0; i < Kappa; i++ {
+		prg(pp, &setup.K[i], i, q[i][:])
+		m := -setup.Bit(i)
+		for k := range masked {
+			masked[k] = u[i*ColBytes+k] & m
+		}
+		subtle.XORBytes(q[i][:], q[i][:], masked[:])
+		compress(&c, q[i][:]).store(got[:])
+		mx := gf128{lo: xt.lo & uint64(-int64(setup.Bit(i))), hi: xt.hi & uint64(-int64(setup.Bit(i)))}
+		gfLoad(tt[i*checkSize:]).xor(mx).store(want[:])
+		ok &= subtle.ConstantTimeCompare(got[:], want[:])
+	}
+	if ok != 1 {
+		clear(q[:])
+		return nil, ErrCheck
+	}
+	rows := new(Rows)
+	transpose(q, rows)
+	clear(q[:])
+	return rows, nil
+}

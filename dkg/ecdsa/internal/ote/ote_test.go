@@ -1,0 +1,193 @@
+package ote
+
+import (
+	"crypto/rand"
+	"errors"
+	"math/big"
+	"testing"
+
+	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/baseot"
+	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/transcript"
+)
+
+// dealerSetup stands in for the base OTs (tested in package baseot).
+func dealerSetup(t *testing.T) (*SenderSetup, *ReceiverSetup) {
+	rs := new(ReceiverSetup)
+	ss := new(SenderSetup)
+	rand.Read(ss.Delta[:])
+	for i := 0; i < Kappa; i++ {
+		rand.Read(rs.K0[i][:])
+		rand.Read(rs.K1[i][:])
+		if ss.Bit(i) == 1 {
+			ss.K[i] = rs.K1[i]
+		} else {
+			ss.K[i] = rs.K0[i]
+		}
+	}
+	return ss, rs
+}
+
+func bit(b []byte, i int) byte { return (b[i/8] >> (i % 8)) & 1 }
+
+func TestCorrelation(t *testing.T) {
+	ss, rs := dealerSetup(t)
+	var sid [32]byte
+	rand.Read(sid[:])
+	var x [ColBytes]byte
+	rand.Read(x[:])
+	msg, T := Extend(rs, sid, &x)
+	Q, err := Receive(ss, sid, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := 0; j < Xi; j++ {
+		for k := 0; k < RowBytes; k++ {
+			want := T[j][k] ^ (ss.Delta[k] & -bit(x[:], j))
+			if Q[j][k] != want {
+				t.Fatalf("row %d: Q != T xor beta*Delta", j)
+			}
+		}
+	}
+	var other [32]byte
+	if _, err := Receive(ss, other, msg); !errors.Is(err, ErrCheck) {
+		t.Fatal("message accepted under another session id")
+	}
+}
+
+// cheat builds a receiver message in which column i uses x' instead of x,
+// with honestly computed t̃ values.
+func cheat(rs *ReceiverSetup, sid [32]byte, x *[ColBytes]byte, cols []int) []byte {
+	msg, _ := Extend(rs, sid, x)
+	u := msg[:Kappa*ColBytes]
+	for _, i := range cols {
+		u[i*ColBytes+3] ^= 0x40 // a different choice bit in this column
+	}
+	c := challenges(&sid, u)
+	compress(&c, x[:]).store(msg[Kappa*ColBytes:])
+	var t0 [ColBytes]byte
+	pp := prgPrefix(&sid)
+	for i := 0; i < Kappa; i++ {
+		prg(pp, &rs.K0[i], i, t0[:])
+		compress(&c, t0[:]).store(msg[Kappa*ColBytes+checkSize+i*checkSize:])
+	}
+	return msg
+}
+
+func TestCheatingReceiverCaught(t *testing.T) {
+	ss, rs := dealerSetup(t)
+	var sid [32]byte
+	var x [ColBytes]byte
+	rand.Read(x[:])
+	all := make([]int, Kappa)
+	for i := range all {
+		all[i] = i
+	}
+	if _, err := Receive(ss, sid, cheat(rs, sid, &x, all)); !errors.Is(err, ErrCheck) {
+		t.Fatal("inconsistent columns not detected")
+	}
+	// One inconsistent column is detected exactly when Δ_i = 1 (the
+	// selective-failure leak that forces a permanent ban).
+	for _, i := range []int{0, 1, 2, 3, 100, 255} {
+		_, err := Receive(ss, sid, cheat(rs, sid, &x, []int{i}))
+		if (err != nil) != (ss.Bit(i) == 1) {
+			t.Fatalf("column %d: err=%v, Δ_i=%d", i, err, ss.Bit(i))
+		}
+	}
+	// A tampered check value is always caught.
+	msg, _ := Extend(rs, sid, &x)
+	msg[MsgSize-1] ^= 1
+	if _, err := Receive(ss, sid, msg); !errors.Is(err, ErrCheck) && ss.Bit(Kappa-1) == 0 {
+		t.Fatal("tampered t̃ accepted")
+	}
+	msg[Kappa*ColBytes] ^= 1
+	if _, err := Receive(ss, sid, msg); err == nil {
+		t.Fatal("tampered x̃ accepted")
+	}
+	if _, err := Receive(ss, sid, msg[:10]); !errors.Is(err, ErrLength) {
+		t.Fatal("short message accepted")
+	}
+}
+
+var poly = new(big.Int).SetBit(big.NewInt(0x87), 128, 1)
+
+func clmulRef(a, b *big.Int) *big.Int {
+	r := new(big.Int)
+	for i := 0; i < b.BitLen(); i++ {
+		if b.Bit(i) == 1 {
+			r.Xor(r, new(big.Int).Lsh(a, uint(i)))
+		}
+	}
+	for i := r.BitLen() - 1; i >= 128; i-- {
+		if r.Bit(i) == 1 {
+			r.Xor(r, new(big.Int).Lsh(poly, uint(i-128)))
+		}
+	}
+	return r
+}
+
+func gfBig(a gf128) *big.Int {
+	return new(big.Int).Or(new(big.Int).Lsh(new(big.Int).SetUint64(a.hi), 64), new(big.Int).SetUint64(a.lo))
+}
+
+func TestGF128AgainstReference(t *testing.T) {
+	var buf [32]byte
+	for i := 0; i < 200; i++ {
+		rand.Read(buf[:])
+		a, b := gfLoad(buf[:16]), gfLoad(buf[16:])
+		got := gfBig(newTable(a).mul(b))
+		if want := clmulRef(gfBig(a), gfBig(b)); got.Cmp(want) != 0 {
+			t.Fatalf("mul mismatch: %x vs %x", got, want)
+		}
+	}
+	// x^127 · x = x^7 + x^2 + x + 1
+	if r := newTable(gf128{hi: 1 << 63}).mul(gf128{lo: 2}); r != (gf128{lo: 0x87}) {
+		t.Fatalf("reduction wrong: %+v", r)
+	}
+}
+
+func TestWithRealBaseOT(t *testing.T) {
+	ctx := transcript.Context{Sender: 2, Receiver: 1}
+	s, m1, err := baseot.NewSender(rand.Reader, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, m2, err := baseot.NewReceiver(rand.Reader, ctx, m1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m3, err := s.Round2(m2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m4, err := r.Round3(m3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m5, err := s.Round4(m4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := r.Round5(m5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sid [32]byte
+	var x [ColBytes]byte
+	rand.Read(x[:])
+	msg, T := Extend(rs, sid, &x)
+	Q, err := Receive(ss, sid, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := 0; j < Xi; j++ {
+		for k := 0; k < RowBytes; k++ {
+			if Q[j][k] != T[j][k]^(ss.Delta[k]&-bit(x[:], j)) {
+				t.Fatalf("row %d: correlation broken", j)
+			}
+		}
+	}
+}

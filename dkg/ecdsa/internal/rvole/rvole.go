@@ -1,0 +1,302 @@
+// Package rvole implements the random vector OLE of DKLs23 (Protocol 5.2,
+// after DKLs19) with the gadget encoding that defeats selective failure, on
+// top of the OT extension in package ote.
+//
+// The sender (Alice) inputs a vector a = (a_0, a_1); the receiver (Bob) gets
+// a random χ = Σ_j β_j·g_j over 640 random choice bits β_j and the public
+// gadget vector g. Alice ends with c_h and Bob with d_h such that
+// c_h + d_h = a_h·χ. A sender that corrupts one OT row is caught by the μ
+// check whenever Bob's bit for that row is 1 and otherwise changes nothing;
+// since χ keeps ≥ 384+128 bits of entropy, a few learned bits do not bias it.
+//
+// Freshness: Bob's nonce goes into the pair session id that keys the OT
+// extension PRG and challenges; Alice's nonce goes into the random-OT hash,
+// θ and μ. A replayed session therefore never reproduces an earlier ã.
+package rvole
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/ote"
+	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/p384"
+	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/transcript"
+)
+
+// Parameters.
+const (
+	L         = 2      // vector length (r_i, sk_i)
+	width     = L + 1  // plus the check column η
+	Xi        = ote.Xi // gadget length
+	NonceSize = 32
+	muSize    = 32
+	// Msg1Size is the receiver's message length.
+	Msg1Size = NonceSize + ote.MsgSize
+	// Msg2Size is the sender's message length.
+	Msg2Size = NonceSize + Xi*width*p384.ScalarSize + p384.ScalarSize + muSize
+)
+
+// Errors.
+var (
+	ErrLength = errors.New("rvole: message has wrong length")
+	ErrScalar = errors.New("rvole: scalar out of range")
+	ErrCheck  = errors.New("rvole: μ check failed (sender cheated); ban this pair")
+	ErrState  = errors.New("rvole: receiver state already used")
+)
+
+// Gadget is the public gadget vector of one ordered pair.
+type Gadget struct {
+	g  [Xi]*p384.Scalar
+	gb [Xi][p384.ScalarSize]byte
+}
+
+// NewGadget derives the gadget vector for the pair (sender → receiver) of
+// the given key.
+func NewGadget(keyID [32]byte, sender, receiver uint32) *Gadget {
+	g := new(Gadget)
+	for j := 0; j < Xi; j++ {
+		t := transcript.New("rvole/gadget").Bytes(keyID[:]).Uint32(sender).Uint32(receiver).Uint32(uint32(j))
+		g.g[j] = t.SumScalar()
+		g.g[j].PutBytes(g.gb[j][:])
+	}
+	return g
+}
+
+func pairSID(ctx *transcript.Context, nonceB []byte) [32]byte {
+	return transcript.New("rvole/pair").Context(ctx).Bytes(nonceB).Sum32()
+}
+
+// rotPrefix is the transcript prefix shared by all random-OT hashes of one
+// instance: purpose, pair session id and the sender's nonce.
+func rotPrefix(sid *[32]byte, nonceA []byte) *transcript.T {
+	return transcript.New("rvole/rot").Bytes(sid[:]).Bytes(nonceA).PadBlock()
+}
+
+// rot derives the three random-OT scalars of row j from the row bits.
+func rot(prefix *transcript.T, j int, row []byte, out *[width]*p384.Scalar) {
+	t := prefix.Clone().Uint32(uint32(j)).Bytes(row)
+	var buf [width * p384.ScalarSize]byte
+	t.Read(buf[:])
+	for h := 0; h < width; h++ {
+		if out[h] == nil {
+			out[h] = p384.NewScalar()
+		}
+		if _, err := out[h].SetReducedBytes(buf[h*p384.ScalarSize : (h+1)*p384.ScalarSize]); err != nil {
+			panic("rvole: 48-byte reduction failed")
+		}
+	}
+	clear(buf[:])
+}
+
+func thetas(sid *[32]byte, nonceA, atilde []byte) [L]*p384.Scalar {
+	var th [L]*p384.Scalar
+	base := transcript.New("rvole/theta").Bytes(sid[:]).Bytes(nonceA).Bytes(atilde)
+	for h := 0; h < L; h++ {
+		th[h] = base.Clone().Uint32(uint32(h)).SumScalar()
+	}
+	return th
+}
+
+func muHash(sid *[32]byte, nonceA []byte, z []byte) []byte {
+	return transcript.New("rvole/mu").Bytes(sid[:]).Bytes(nonceA).Bytes(z).Sum(muSize)
+}
+
+// Receiver is Bob's single-use state for one RVOLE instance.
+type Receiver struct {
+	sid    [32]byte
+	x      [ote.ColBytes]byte // β ‖ pad
+	rows   *ote.Rows
+	gadget *Gadget
+	used   bool
+}
+
+// NewReceiver starts an instance. ctx binds key id, session id, sender
+// (Alice) and receiver (Bob). It returns Bob's state, message and χ.
+func NewReceiver(rand io.Reader, setup *ote.ReceiverSetup, g *Gadget, ctx transcript.Context) (*Receiver, []byte, *p384.Scalar, error) {
+	r := &Receiver{gadget: g}
+	msg := make([]byte, NonceSize, Msg1Size)
+	if _, err := io.ReadFull(rand, msg[:NonceSize]); err != nil {
+		return nil, nil, nil, fmt.Errorf("rvole: nonce: %w", err)
+	}
+	if _, err := io.ReadFull(rand, r.x[:]); err != nil {
+		return nil, nil, nil, fmt.Errorf("rvole: choice bits: %w", err)
+	}
+	r.sid = pairSID(&ctx, msg[:NonceSize])
+	m, rows := ote.Extend(setup, r.sid, &r.x)
+	r.rows = rows
+	msg = append(msg, m...)
+	chi := p384.NewScalar()
+	for j := 0; j < Xi; j++ {
+		chi.AddMasked(g.gb[j][:], r.bit(j))
+	}
+	return r, msg, chi, nil
+}
+
+func (r *Receiver) bit(j int) byte { return (r.x[j/8] >> (j % 8)) & 1 }
+
+// Zeroize wipes the receiver state.
+func (r *Receiver) Zeroize() {
+	clear(r.x[:])
+	if r.rows != nil {
+		clear(r.rows[:])
+	}
+	r.used = true
+}
+
+// Finish consumes Alice's message and returns Bob's shares d_0, d_1. On
+// ErrCheck the sender cheated and the pair must be banned. The state is
+// single-use and zeroized on return.
+func (r *Receiver) Finish(msg []byte) ([L]*p384.Scalar, error) {
+	var d [L]*p384.Scalar
+	if r.used {
+		return d, ErrState
+	}
+	defer r.Zeroize()
+	if len(msg) != Msg2Size {
+		return d, ErrLength
+	}
+	nonceA := msg[:NonceSize]
+	at := msg[NonceSize : NonceSize+Xi*width*p384.ScalarSize]
+	etaB := msg[NonceSize+Xi*width*p384.ScalarSize : Msg2Size-muSize]
+	mu := msg[Msg2Size-muSize:]
+	tmp := p384.NewScalar()
+	for k := 0; k < Xi*width; k++ {
+		if _, err := tmp.SetBytes(at[k*p384.ScalarSize : (k+1)*p384.ScalarSize]); err != nil {
+			return d, fmt.Errorf("%w: ã[%d]", ErrScalar, k)
+		}
+	}
+	if _, err := tmp.SetBytes(etaB); err != nil {
+		return d, fmt.Errorf("%w: η'", ErrScalar)
+	}
+	th := thetas(&r.sid, nonceA, at)
+	prefix := rotPrefix(&r.sid, nonceA)
+	for h := range d {
+		d[h] = p384.NewScalar()
+	}
+	z := make([]byte, Xi*p384.ScalarSize)
+	var v [width]*p384.Scalar
+	zj := p384.NewScalar()
+	for j := 0; j < Xi; j++ {
+		rot(prefix, j, r.rows[j][:], &v)
+		bj := r.bit(j)
+		for h := 0; h < width; h++ {
+			off := (j*width + h) * p384.ScalarSize
+			v[h].AddMasked(at[off:off+p384.ScalarSize], bj) // d̂_{j,h}
+		}
+		zj.Mul(th[0], v[0])
+		tmp.Mul(th[1], v[1])
+		zj.Add(zj, tmp)
+		zj.Add(zj, v[2])
+		zj.SubMasked(etaB, bj)
+		zj.PutBytes(z[j*p384.ScalarSize:])
+		for h := 0; h < L; h++ {
+			tmp.Mul(r.gadget.g[j], v[h])
+			d[h].Add(d[h], tmp)
+		}
+	}
+	for h := range v {
+		v[h].Zeroize()
+	}
+	if subtle.ConstantTimeCompare(muHash(&r.sid, nonceA, z), mu) != 1 {
+		for h := range d {
+			d[h].Zeroize()
+		}
+		clear(z)
+		return [L]*p384.Scalar{}, ErrCheck
+	}
+	clear(z)
+	return d, nil
+}
+
+// Tamper lets tests act as a malicious sender: it is called with the
+// computed ã (row-major, Xi×width scalars) before θ is derived, so a
+// cheating sender stays self-consistent. It must be nil in production.
+type Tamper func(at []byte)
+
+// Send is Alice's step: given inputs a, Bob's message and the context, it
+// returns Alice's shares c_0, c_1 and her message. On ote.ErrCheck Bob
+// cheated and the pair must be banned.
+func Send(rand io.Reader, setup *ote.SenderSetup, g *Gadget, ctx transcript.Context, a [L]*p384.Scalar, msg1 []byte) ([L]*p384.Scalar, []byte, error) {
+	return send(rand, setup, g, ctx, a, msg1, nil)
+}
+
+// SendTampered is Send with a test hook; see Tamper.
+func SendTampered(rand io.Reader, setup *ote.SenderSetup, g *Gadget, ctx transcript.Context, a [L]*p384.Scalar, msg1 []byte, tamper Tamper) ([L]*p384.Scalar, []byte, error) {
+	return send(rand, setup, g, ctx, a, msg1, tamper)
+}
+
+func send(rand io.Reader, setup *ote.SenderSetup, g *Gadget, ctx transcript.Context, a [L]*p384.Scalar, msg1 []byte, tamper Tamper) ([L]*p384.Scalar, []byte, error) {
+	var c [L]*p384.Scalar
+	if len(msg1) != Msg1Size {
+		return c, nil, ErrLength
+	}
+	sid := pairSID(&ctx, msg1[:NonceSize])
+	Q, err := ote.Receive(setup, sid, msg1[NonceSize:])
+	if err != nil {
+		return c, nil, err
+	}
+	defer clear(Q[:])
+	msg := make([]byte, Msg2Size)
+	nonceA := msg[:NonceSize]
+	if _, err := io.ReadFull(rand, nonceA); err != nil {
+		return c, nil, fmt.Errorf("rvole: nonce: %w", err)
+	}
+	eta, err := p384.NewScalar().Random(rand)
+	if err != nil {
+		return c, nil, err
+	}
+	defer eta.Zeroize()
+	in := [width]*p384.Scalar{a[0], a[1], eta}
+	at := msg[NonceSize : NonceSize+Xi*width*p384.ScalarSize]
+	v0 := make([][width]*p384.Scalar, Xi)
+	var v1 [width]*p384.Scalar
+	var qd [ote.RowBytes]byte
+	for h := range c {
+		c[h] = p384.NewScalar()
+	}
+	tmp := p384.NewScalar()
+	prefix := rotPrefix(&sid, nonceA)
+	for j := 0; j < Xi; j++ {
+		rot(prefix, j, Q[j][:], &v0[j])
+		subtle.XORBytes(qd[:], Q[j][:], setup.Delta[:])
+		rot(prefix, j, qd[:], &v1)
+		for h := 0; h < width; h++ {
+			tmp.Sub(v0[j][h], v1[h])
+			tmp.Add(tmp, in[h])
+			tmp.PutBytes(at[(j*width+h)*p384.ScalarSize:])
+		}
+		for h := 0; h < L; h++ {
+			tmp.Mul(g.g[j], v0[j][h])
+			c[h].Sub(c[h], tmp)
+		}
+	}
+	clear(qd[:])
+	for h := range v1 {
+		v1[h].Zeroize()
+	}
+	if tamper != nil {
+		tamper(at)
+	}
+	th := thetas(&sid, nonceA, at)
+	etaP := p384.NewScalar().Mul(th[0], a[0])
+	etaP.Add(etaP, tmp.Mul(th[1], a[1]))
+	etaP.Add(etaP, eta)
+	etaP.PutBytes(msg[NonceSize+Xi*width*p384.ScalarSize:])
+	z := make([]byte, Xi*p384.ScalarSize)
+	zj := p384.NewScalar()
+	for j := 0; j < Xi; j++ {
+		zj.Mul(th[0], v0[j][0])
+		tmp.Mul(th[1], v0[j][1])
+		zj.Add(zj, tmp)
+		zj.Add(zj, v0[j][2])
+		zj.PutBytes(z[j*p384.ScalarSize:])
+		for h := range v0[j] {
+			v0[j][h].Zeroize()
+		}
+	}
+	copy(msg[Msg2Size-muSize:], muHash(&sid, nonceA, z))
+	clear(z)
+	return c, msg, nil
+}

@@ -1,0 +1,512 @@
+package ecdsa
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/ote"
+	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/p384"
+	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/rvole"
+	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/transcript"
+)
+
+// SignerConfig configures a Signer.
+type SignerConfig struct {
+	// Rand is the randomness source (crypto/rand.Reader in production); it
+	// must be safe for concurrent use (per-peer work runs in parallel).
+	Rand io.Reader
+	// MaxPresignatures bounds the live (unused, unexpired) presignatures;
+	// default 64.
+	MaxPresignatures int
+	// MaxAge is how long a presignature stays usable; default 10 minutes.
+	MaxAge time.Duration
+	// Now returns the current time; default time.Now.
+	Now func() time.Time
+}
+
+// Signer runs presigning sessions for one KeyShare. It keeps, in memory
+// only, the set of session ids already used (a repeated id is refused), the
+// ban list of parties whose pairwise OT setup failed a check, and the pool
+// of live presignatures (bounded in count and age). It is safe for
+// concurrent use.
+type Signer struct {
+	share *KeyShare
+	cfg   SignerConfig
+
+	mu     sync.Mutex
+	seen   map[[32]byte]struct{}
+	banned [Parties + 1]bool
+	live   map[*Presignature]struct{}
+}
+
+// NewSigner creates a Signer for share.
+func NewSigner(share *KeyShare, cfg SignerConfig) (*Signer, error) {
+	if share == nil || cfg.Rand == nil {
+		return nil, fmt.Errorf("%w: nil share or randomness", ErrConfig)
+	}
+	if cfg.MaxPresignatures <= 0 {
+		cfg.MaxPresignatures = 64
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = 10 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Signer{share: share, cfg: cfg, seen: make(map[[32]byte]struct{}), live: make(map[*Presignature]struct{})}, nil
+}
+
+// Ban permanently refuses sessions with party j (for example after another
+// component detected misbehaviour).
+func (s *Signer) Ban(j int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j >= 1 && j <= Parties {
+		s.banned[j] = true
+	}
+}
+
+// Banned reports whether party j is banned.
+func (s *Signer) Banned(j int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return j >= 1 && j <= Parties && s.banned[j]
+}
+
+// Live returns the number of live presignatures in the pool.
+func (s *Signer) Live() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pruneLocked()
+	return len(s.live)
+}
+
+func (s *Signer) pruneLocked() {
+	now := s.cfg.Now()
+	for p := range s.live {
+		if p.consumed.Load() || now.After(p.expires) {
+			if p.consumed.CompareAndSwap(false, true) {
+				p.wipe()
+			}
+			delete(s.live, p)
+		}
+	}
+}
+
+// PresignSession is one party's single-use state for one presigning session.
+type PresignSession struct {
+	s     *Signer
+	pairs [Parties + 1]*pairMaterial // snapshot taken at NewPresign
+	sid   [32]byte
+	set   []int
+	ctxID [32]byte
+	round int
+
+	r, phi *p384.Scalar
+	R      *p384.Point
+	salt   [32]byte
+	com    [Parties + 1][32]byte
+	recv   [Parties + 1]*rvole.Receiver
+	chi    [Parties + 1]*p384.Scalar
+	sk     *p384.Scalar
+	pk     *p384.Point
+	cu, cv [Parties + 1]*p384.Scalar
+	echo   [32]byte
+}
+
+// NewPresign starts a presigning session with the given coordinator-assigned
+// session id and sorted signer set (Threshold parties including this one).
+// A session id that this Signer has seen before is refused.
+func (s *Signer) NewPresign(sid [32]byte, signers []int) (*PresignSession, error) {
+	if err := validSet(signers); err != nil {
+		return nil, err
+	}
+	self := s.share.self
+	member := false
+	for _, j := range signers {
+		member = member || j == self
+	}
+	if !member {
+		return nil, fmt.Errorf("%w: party %d not in signer set", ErrConfig, self)
+	}
+	if s.share.zeroized.Load() {
+		return nil, fmt.Errorf("%w: key share zeroized", ErrState)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, j := range signers {
+		if s.banned[j] {
+			return nil, fmt.Errorf("%w: %d", ErrBanned, j)
+		}
+	}
+	p := &PresignSession{s: s, sid: sid, set: append([]int(nil), signers...)}
+	for _, j := range signers {
+		if j != self {
+			if p.pairs[j] = s.share.pair(j); p.pairs[j] == nil {
+				return nil, fmt.Errorf("%w: no pairwise setup with party %d", ErrConfig, j)
+			}
+		}
+	}
+	if _, ok := s.seen[sid]; ok {
+		return nil, ErrSessionReused
+	}
+	s.seen[sid] = struct{}{}
+	kid := s.share.keyID
+	t := transcript.New("presign/session").Bytes(kid[:]).Bytes(sid[:])
+	for _, j := range signers {
+		t.Uint32(uint32(j))
+	}
+	p.ctxID = t.Sum32()
+	return p, nil
+}
+
+func (p *PresignSession) ctx(sender, receiver, round int) transcript.Context {
+	return transcript.Context{KeyID: p.s.share.keyID, SessionID: p.ctxID, Sender: uint32(sender), Receiver: uint32(receiver), Round: uint32(round)}
+}
+
+func (p *PresignSession) peers() []int {
+	var out []int
+	for _, j := range p.set {
+		if j != p.s.share.self {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+func (p *PresignSession) fail(err error) error {
+	p.round = -1
+	for _, x := range []*p384.Scalar{p.r, p.phi, p.sk} {
+		if x != nil {
+			x.Zeroize()
+		}
+	}
+	for j := range p.recv {
+		if p.recv[j] != nil {
+			p.recv[j].Zeroize()
+		}
+		for _, x := range []*p384.Scalar{p.chi[j], p.cu[j], p.cv[j]} {
+			if x != nil {
+				x.Zeroize()
+			}
+		}
+	}
+	var ae *AbortError
+	if errors.As(err, &ae) && ae.Ban {
+		p.s.Ban(ae.Culprit)
+	}
+	return err
+}
+
+func (p *PresignSession) step(want int) error {
+	if p.round != want {
+		return ErrState
+	}
+	p.round = -1
+	return nil
+}
+
+func (p *PresignSession) commit(i int, R []byte, salt []byte) [32]byte {
+	return transcript.New("presign/commit").Bytes(p.ctxID[:]).Uint32(uint32(i)).Bytes(R).Bytes(salt).Sum32()
+}
+
+// Round1 samples the instance key and the inversion mask, commits to
+// R_i = r_i·G and starts the RVOLE instances in which this party receives.
+func (p *PresignSession) Round1() ([]*PresignRound1, error) {
+	if err := p.step(0); err != nil {
+		return nil, err
+	}
+	rnd := p.s.cfg.Rand
+	i := p.s.share.self
+	var err error
+	if p.r, err = p384.NewScalar().RandomNonZero(rnd); err != nil {
+		return nil, p.fail(err)
+	}
+	if p.phi, err = p384.NewScalar().RandomNonZero(rnd); err != nil {
+		return nil, p.fail(err)
+	}
+	p.R = p384.BaseMul(p.r)
+	if _, err := io.ReadFull(rnd, p.salt[:]); err != nil {
+		return nil, p.fail(err)
+	}
+	p.com[i] = p.commit(i, p.R.Bytes(), p.salt[:])
+	var outs [Parties + 1]*PresignRound1
+	err = p.forPeers(func(j int) error {
+		r, msg, chi, err := rvole.NewReceiver(rnd, p.pairs[j].recv, p.pairs[j].gRecv, p.ctx(j, i, 1))
+		if err != nil {
+			return err
+		}
+		p.recv[j], p.chi[j] = r, chi
+		m := &PresignRound1{SessionID: p.sid, From: i, To: j, Commit: p.com[i]}
+		copy(m.RVOLE[:], msg)
+		outs[j] = m
+		return nil
+	})
+	if err != nil {
+		return nil, p.fail(err)
+	}
+	var out []*PresignRound1
+	for _, j := range p.peers() {
+		out = append(out, outs[j])
+	}
+	p.round = 1
+	return out, nil
+}
+
+// forPeers runs f for every peer concurrently (the two RVOLE instances of a
+// party are independent) and returns the first failing peer's error.
+func (p *PresignSession) forPeers(f func(j int) error) error { return forEach(p.peers(), f) }
+
+func collectSet[T any](p *PresignSession, msgs []T, sid, from, to func(T) any) ([Parties + 1]T, error) {
+	var out [Parties + 1]T
+	var seen [Parties + 1]bool
+	self := p.s.share.self
+	for _, m := range msgs {
+		f := from(m).(int)
+		inSet := false
+		for _, j := range p.set {
+			inSet = inSet || (j == f && j != self)
+		}
+		if !inSet {
+			return out, abort(0, "message from a party outside the signer set", ErrDecode)
+		}
+		if to(m).(int) != self || sid(m).([32]byte) != p.sid {
+			return out, abort(f, "message for another party or session", ErrDecode)
+		}
+		if seen[f] {
+			return out, abort(f, "duplicate message", ErrDecode)
+		}
+		seen[f] = true
+		out[f] = m
+	}
+	for _, j := range p.peers() {
+		if !seen[j] {
+			return out, abort(j, "missing message", ErrDecode)
+		}
+	}
+	return out, nil
+}
+
+// zeroShare returns ζ_i = Σ_{j∈S\{i}} ±H(seed_ij, session) with Σ_i ζ_i = 0.
+func (p *PresignSession) zeroShare() *p384.Scalar {
+	i := p.s.share.self
+	z := p384.NewScalar()
+	for _, j := range p.peers() {
+		seed := p.pairs[j].zero
+		h := transcript.New("presign/zero-share").Bytes(seed[:]).Bytes(p.ctxID[:]).SumScalar()
+		if i < j {
+			z.Add(z, h)
+		} else {
+			z.Sub(z, h)
+		}
+		h.Zeroize()
+	}
+	return z
+}
+
+// Round2 computes the additive key share sk_i = λ_i·x_i + ζ_i and runs the
+// RVOLE sender side towards every peer with inputs (r_i, sk_i).
+func (p *PresignSession) Round2(in []*PresignRound1) ([]*PresignRound2, error) {
+	if err := p.step(1); err != nil {
+		return nil, err
+	}
+	i := p.s.share.self
+	msgs, err := collectSet(p, in, func(m *PresignRound1) any { return m.SessionID },
+		func(m *PresignRound1) any { return m.From }, func(m *PresignRound1) any { return m.To })
+	if err != nil {
+		return nil, p.fail(err)
+	}
+	t := transcript.New("presign/echo").Bytes(p.ctxID[:])
+	for _, j := range p.set {
+		if j != i {
+			p.com[j] = msgs[j].Commit
+		}
+		t.Bytes(p.com[j][:])
+	}
+	p.echo = t.Sum32()
+	p.sk = p384.NewScalar().Mul(lagrange(p.set, i), p.s.share.x)
+	z := p.zeroShare()
+	p.sk.Add(p.sk, z)
+	z.Zeroize()
+	p.pk = p384.BaseMul(p.sk)
+	var outs [Parties + 1]*PresignRound2
+	Rb, pkb := p.R.Bytes(), p.pk.Bytes()
+	err = p.forPeers(func(j int) error {
+		c, msg, err := rvole.Send(p.s.cfg.Rand, p.pairs[j].send, p.pairs[j].gSend, p.ctx(i, j, 1),
+			[rvole.L]*p384.Scalar{p.r, p.sk}, msgs[j].RVOLE[:])
+		if err != nil {
+			e := abort(j, "RVOLE receiver message", err)
+			e.Ban = errors.Is(err, ote.ErrCheck)
+			return e
+		}
+		p.cu[j], p.cv[j] = c[0], c[1]
+		m := &PresignRound2{SessionID: p.sid, From: i, To: j, Echo: p.echo, Salt: p.salt}
+		copy(m.R[:], Rb)
+		copy(m.PK[:], pkb)
+		copy(m.GammaU[:], p384.BaseMul(c[0]).Bytes())
+		copy(m.GammaV[:], p384.BaseMul(c[1]).Bytes())
+		p384.NewScalar().Sub(p.phi, p.chi[j]).PutBytes(m.Psi[:])
+		copy(m.RVOLE[:], msg)
+		outs[j] = m
+		return nil
+	})
+	if err != nil {
+		return nil, p.fail(err)
+	}
+	var out []*PresignRound2
+	for _, j := range p.peers() {
+		out = append(out, outs[j])
+	}
+	p.round = 2
+	return out, nil
+}
+
+// Presignature is a single-use, message-independent share of one signature.
+// It exists only in memory, is bound to its key, session and signer set, and
+// is consumed by the first call to Sign (success or not).
+type Presignature struct {
+	signer   *Signer
+	sid      [32]byte
+	set      [Threshold]int
+	R        *p384.Point
+	r        *p384.Scalar
+	u, v     *p384.Scalar
+	phi      *p384.Scalar
+	expires  time.Time
+	consumed atomic.Bool
+}
+
+// SessionID returns the session id of the presignature.
+func (ps *Presignature) SessionID() [32]byte { return ps.sid }
+
+// Signers returns the signer set of the presignature.
+func (ps *Presignature) Signers() []int { return append([]int(nil), ps.set[:]...) }
+
+func (ps *Presignature) wipe() {
+	ps.u.Zeroize()
+	ps.v.Zeroize()
+	ps.phi.Zeroize()
+}
+
+// Finalize checks the round-2 messages (echo, commitment openings, RVOLE μ
+// checks, the pairwise Γ consistency checks and Σ pk_j = PK) and returns the
+// presignature, which is also registered in the Signer's bounded pool.
+func (p *PresignSession) Finalize(in []*PresignRound2) (*Presignature, error) {
+	if err := p.step(2); err != nil {
+		return nil, err
+	}
+	msgs, err := collectSet(p, in, func(m *PresignRound2) any { return m.SessionID },
+		func(m *PresignRound2) any { return m.From }, func(m *PresignRound2) any { return m.To })
+	if err != nil {
+		return nil, p.fail(err)
+	}
+	type peerOut struct {
+		R, pk *p384.Point
+		psi   *p384.Scalar
+		d     [rvole.L]*p384.Scalar
+	}
+	var po [Parties + 1]peerOut
+	err = p.forPeers(func(j int) error {
+		m := msgs[j]
+		if subtle.ConstantTimeCompare(m.Echo[:], p.echo[:]) != 1 {
+			return abort(j, "echo digest mismatch: a round-1 commitment was equivocated (by this sender or another; the transport-signed round-1 messages identify whom)", nil)
+		}
+		c := p.commit(j, m.R[:], m.Salt[:])
+		if subtle.ConstantTimeCompare(c[:], p.com[j][:]) != 1 {
+			return abort(j, "R commitment does not open", nil)
+		}
+		Rj, err := p384.ParsePoint(m.R[:])
+		if err != nil {
+			return abort(j, "invalid R", err)
+		}
+		pkj, err := p384.ParsePoint(m.PK[:])
+		if err != nil {
+			return abort(j, "invalid pk", err)
+		}
+		gu, err := p384.ParsePoint(m.GammaU[:])
+		if err != nil {
+			return abort(j, "invalid Γu", err)
+		}
+		gv, err := p384.ParsePoint(m.GammaV[:])
+		if err != nil {
+			return abort(j, "invalid Γv", err)
+		}
+		psi, err := p384.NewScalar().SetBytes(m.Psi[:])
+		if err != nil {
+			return abort(j, "invalid ψ", err)
+		}
+		d, err := p.recv[j].Finish(m.RVOLE[:])
+		if err != nil {
+			e := abort(j, "RVOLE sender message", err)
+			e.Ban = errors.Is(err, rvole.ErrCheck)
+			return e
+		}
+		po[j] = peerOut{R: Rj, pk: pkj, psi: psi, d: d}
+		if !p384.Equal(p384.Mul(Rj, p.chi[j]), p384.Add(p384.BaseMul(d[0]), gu)) {
+			return abort(j, "Γu consistency check", nil)
+		}
+		if !p384.Equal(p384.Mul(pkj, p.chi[j]), p384.Add(p384.BaseMul(d[1]), gv)) {
+			return abort(j, "Γv consistency check", nil)
+		}
+		return nil
+	})
+	if err != nil {
+		for _, x := range po {
+			for _, d := range x.d {
+				if d != nil {
+					d.Zeroize()
+				}
+			}
+		}
+		return nil, p.fail(err)
+	}
+	R := p.R
+	pkSum := p.pk
+	psiSum := p.phi.Clone()
+	u := p384.NewScalar()
+	v := p384.NewScalar()
+	for _, j := range p.peers() {
+		R = p384.Add(R, po[j].R)
+		pkSum = p384.Add(pkSum, po[j].pk)
+		psiSum.Add(psiSum, po[j].psi)
+		u.Add(u, p.cu[j])
+		u.Add(u, po[j].d[0])
+		v.Add(v, p.cv[j])
+		v.Add(v, po[j].d[1])
+		po[j].d[0].Zeroize()
+		po[j].d[1].Zeroize()
+	}
+	if !p384.Equal(pkSum, p.s.share.pk) {
+		return nil, p.fail(abort(0, "Σ pk_j ≠ PK", nil))
+	}
+	if p384.IsIdentity(R) {
+		return nil, p.fail(abort(0, "R is the identity", nil))
+	}
+	r, err := p384.XScalar(R)
+	if err != nil || r.IsZero() == 1 {
+		return nil, p.fail(abort(0, "r = 0", err))
+	}
+	u.Add(u, p384.NewScalar().Mul(p.r, psiSum))
+	v.Add(v, p384.NewScalar().Mul(p.sk, psiSum))
+	psiSum.Zeroize()
+	ps := &Presignature{signer: p.s, sid: p.sid, R: R, r: r, u: u, v: v, phi: p.phi.Clone()}
+	copy(ps.set[:], p.set)
+	p.fail(nil) // wipe session secrets; the session is finished
+	s := p.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pruneLocked()
+	if len(s.live) >= s.cfg.MaxPresignatures {
+		ps.consumed.Store(true)
+		ps.wipe()
+		return nil, ErrPoolFull
+	}
+	ps.expires = s.cfg.Now().Add(s.cfg.MaxAge)
+	s.live[ps] = struct{}{}
+	return ps, nil
+}

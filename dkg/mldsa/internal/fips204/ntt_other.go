@@ -1,0 +1,11 @@
+//go:build !amd64 || purego
+
+package fips204
+
+const hasAVX2 = false
+
+func nttAVX2(p *Poly)    { nttGeneric(p) }
+func invNTTAVX2(p *Poly) { invNTTGeneric(p) }
+
+func mulMontAVX2(out, a, b *Poly)                 { mulMontGeneric(out, a, b) }
+func matRowAVX2(out *Poly, row *[L]Poly, y *VecL) { matRowGeneric(out, row, y) }

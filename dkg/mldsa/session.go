@@ -1,0 +1,525 @@
+package mldsa
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha512"
+	"crypto/subtle"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+
+	"github.com/cc-tsa/cc-tsa/dkg/mldsa/internal/fips204"
+)
+
+// commitDomain separates commitment hashes from every other use of SHAKE256.
+const commitDomain = "CC-TSA threshold ML-DSA-65 v1 round-1 commitment"
+
+// noCopy makes go vet's copylocks check flag copies of the embedding struct.
+type noCopy struct{}
+
+// Lock is a no-op used by go vet's copylocks check.
+func (*noCopy) Lock() {}
+
+// Unlock is a no-op used by go vet's copylocks check.
+func (*noCopy) Unlock() {}
+
+// Round1State is the secret, message-independent part of one signing attempt
+// of one party: the K hyperball points x_j and the commitments
+// w_j = A·round(x_j) mod q. It is single-use by construction: NewSession
+// consumes it (a second use, even through a copy of the value, returns
+// ErrStateConsumed), it has no serialization, and it lives in memory only.
+type Round1State struct {
+	_  noCopy
+	in *round1Inner
+}
+
+type round1Inner struct {
+	mu    sync.Mutex
+	used  bool
+	share *KeyShare
+	x     []float64 // K × dimAll
+	w     []byte    // K × revealSlotSize, packed w_j
+}
+
+// Round1 samples the masks and computes the commitments of one attempt. It
+// does not depend on the message or on the signer set, so a party can keep a
+// pool of round-1 states. rand nil means crypto/rand.
+func (ks *KeyShare) Round1(rnd io.Reader) (*Round1State, error) {
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	p := ks.params
+	bs, err := newBallSampler(rnd)
+	if err != nil {
+		return nil, err
+	}
+	defer bs.wipe()
+	in := &round1Inner{
+		share: ks,
+		x:     make([]float64, p.K*dimAll),
+		w:     make([]byte, p.K*revealSlotSize),
+	}
+	a := ks.pk.pk.A
+	var yHat fips204.VecL
+	var w fips204.VecK
+	for j := 0; j < p.K; j++ {
+		x := in.x[j*dimAll : (j+1)*dimAll]
+		bs.sample(x, p.RPrime, p.Nu)
+		for i := range yHat {
+			for c := range yHat[i] {
+				yHat[i][c] = fips204.ModQ(roundCoord(x[i*fips204.N+c]))
+			}
+			yHat[i].NTT()
+		}
+		fips204.MatVecMul(&w, a, &yHat)
+		out := in.w[j*revealSlotSize:]
+		for i := range w {
+			e := x[dimY+i*fips204.N : dimY+(i+1)*fips204.N]
+			for c := range w[i] {
+				w[i][c] = fips204.ModQ(int32(w[i][c]) + roundCoord(e[c]))
+			}
+			fips204.PackW23(out[i*fips204.PolyW23Size:], &w[i])
+		}
+	}
+	clear(yHat[:])
+	st := &Round1State{in: in}
+	runtime.AddCleanup(st, func(in *round1Inner) { clear(in.x) }, in)
+	return st, nil
+}
+
+// take consumes the state.
+func (st *Round1State) take(ks *KeyShare) ([]float64, []byte, error) {
+	if st == nil || st.in == nil {
+		return nil, nil, fmt.Errorf("mldsa: nil round-1 state")
+	}
+	in := st.in
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.used {
+		return nil, nil, ErrStateConsumed
+	}
+	if in.share != ks {
+		return nil, nil, fmt.Errorf("mldsa: round-1 state belongs to another key share")
+	}
+	in.used = true
+	x, w := in.x, in.w
+	in.x, in.w, in.share = nil, nil, nil
+	return x, w, nil
+}
+
+// Discard erases an unused round-1 state (e.g. when a pool is drained).
+func (st *Round1State) Discard() {
+	if st == nil || st.in == nil {
+		return
+	}
+	st.in.mu.Lock()
+	defer st.in.mu.Unlock()
+	clear(st.in.x)
+	st.in.used, st.in.x, st.in.w, st.in.share = true, nil, nil, nil
+}
+
+// SessionConfig binds a signing session. Every signer and the combiner must
+// use the same values. Each signer must compute Mu itself, with
+// PublicKey.Mu, from the message it has checked and agreed to sign; it must
+// not take μ from the coordinator.
+type SessionConfig struct {
+	SessionID [32]byte     // unique per attempt, chosen by the coordinator
+	Signers   []int        // the T signing parties, strictly increasing
+	Mu        [MuSize]byte // μ from PublicKey.Mu(message, context)
+}
+
+// signerMask validates the signer set for p and returns it as a bit mask.
+func (cfg *SessionConfig) signerMask(p Params) (uint8, error) {
+	if len(cfg.Signers) != p.T {
+		return 0, abort(CulpritNone, "signer set has %d members, want %d", len(cfg.Signers), p.T)
+	}
+	var m uint8
+	for i, s := range cfg.Signers {
+		if s < 0 || s >= p.N {
+			return 0, abort(CulpritNone, "signer id %d out of range", s)
+		}
+		if m&(1<<s) != 0 {
+			return 0, abort(s, "duplicate signer id %d in signer set", s)
+		}
+		if i > 0 && s < cfg.Signers[i-1] {
+			return 0, abort(CulpritNone, "signer set not in increasing order")
+		}
+		m |= 1 << s
+	}
+	return m, nil
+}
+
+// commitHash computes the round-1 commitment of sender for its packed w:
+// SHA-512 over a length-prefixed, domain-separated header (key tr, session
+// id, shape, signer set, sender, μ, K) followed by w. SHA-512 (256-bit
+// collision resistance, the paper asks for 2κ = 384 output bits, i.e. 192-bit
+// binding) is used instead of SHAKE256 because w is 273,792 bytes per signer
+// for 3-of-5 and SHA-512 hashes it about twice as fast here.
+func commitHash(pk *PublicKey, p Params, cfg *SessionConfig, sender int, w []byte) [commitHashSize]byte {
+	h := sha512.New()
+	var hdr []byte
+	hdr = binary.BigEndian.AppendUint16(hdr, uint16(len(commitDomain)))
+	hdr = append(hdr, commitDomain...)
+	hdr = binary.BigEndian.AppendUint16(hdr, fips204.TrSize)
+	hdr = append(hdr, pk.pk.Tr[:]...)
+	hdr = binary.BigEndian.AppendUint16(hdr, uint16(len(cfg.SessionID)))
+	hdr = append(hdr, cfg.SessionID[:]...)
+	hdr = append(hdr, byte(p.T), byte(p.N), byte(len(cfg.Signers)))
+	for _, s := range cfg.Signers {
+		hdr = append(hdr, byte(s))
+	}
+	hdr = append(hdr, byte(sender))
+	hdr = binary.BigEndian.AppendUint16(hdr, MuSize)
+	hdr = append(hdr, cfg.Mu[:]...)
+	hdr = binary.BigEndian.AppendUint32(hdr, uint32(p.K))
+	hdr = binary.BigEndian.AppendUint32(hdr, uint32(len(w)))
+	h.Write(hdr)
+	h.Write(w)
+	var out [commitHashSize]byte
+	h.Sum(out[:0])
+	return out
+}
+
+const (
+	phaseCommitted = iota + 1
+	phaseRevealed
+	phaseDone
+	phaseAborted
+)
+
+// Session is one signing attempt of one party. It is created by
+// KeyShare.NewSession and advanced by Round2 and Round3; any error ends it.
+type Session struct {
+	_     noCopy
+	share *KeyShare
+	p     Params
+	cfg   SessionConfig
+	pos   int // index of this party in cfg.Signers
+	phase int
+
+	sec  *sessionSecrets
+	w    []byte
+	own  [commitHashSize]byte   // this party's commitment
+	cmts [][commitHashSize]byte // by signer position
+}
+
+// sessionSecrets is the secret state of a session: the masks and the partial
+// secret. It is wiped when the session ends, aborts or is abandoned
+// (Session.Abort, or best-effort when the Session becomes unreachable).
+type sessionSecrets struct {
+	x     []float64
+	s1Hat fips204.VecL // partial secret, NTT domain, Montgomery form
+	s2Hat fips204.VecK
+}
+
+func (sec *sessionSecrets) wipe() {
+	clear(sec.x)
+	sec.x = nil
+	clear(sec.s1Hat[:])
+	clear(sec.s2Hat[:])
+}
+
+// NewSession starts a signing attempt bound to cfg, consuming the round-1
+// state, and returns this party's commitment. It counts one session against
+// the share's budget.
+func (ks *KeyShare) NewSession(st *Round1State, cfg SessionConfig) (*Session, *Commitment, error) {
+	p := ks.params
+	act, err := cfg.signerMask(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if act&(1<<ks.id) == 0 {
+		return nil, nil, abort(CulpritNone, "signer set does not contain this party (%d)", ks.id)
+	}
+	x, w, err := st.take(ks)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := ks.takeSession(); err != nil {
+		clear(x)
+		return nil, nil, err
+	}
+	part, err := p.partition(act)
+	if err != nil {
+		clear(x)
+		return nil, nil, err
+	}
+	s := &Session{share: ks, p: p, sec: &sessionSecrets{x: x}, w: w, phase: phaseCommitted}
+	runtime.AddCleanup(s, (*sessionSecrets).wipe, s.sec)
+	s.cfg = SessionConfig{SessionID: cfg.SessionID, Signers: append([]int(nil), cfg.Signers...), Mu: cfg.Mu}
+	for i, id := range s.cfg.Signers {
+		if id == ks.id {
+			s.pos = i
+		}
+	}
+	if err := s.loadPartial(part[ks.id]); err != nil {
+		s.wipe()
+		return nil, nil, err
+	}
+	s.own = commitHash(ks.pk, p, &s.cfg, ks.id, w)
+	return s, &Commitment{Sender: ks.id, Hash: s.own}, nil
+}
+
+// loadPartial sums the assigned subset secrets into the partial secret and
+// stores its NTT.
+func (s *Session) loadPartial(masks []uint8) error {
+	ks := s.share
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	var s1 [fips204.L][fips204.N]int32
+	var s2 [fips204.K][fips204.N]int32
+	defer func() { clear(s1[:]); clear(s2[:]) }()
+	for _, m := range masks {
+		found := false
+		for k := range ks.sec.subs {
+			sub := &ks.sec.subs[k]
+			if sub.mask != m {
+				continue
+			}
+			found = true
+			for i := range sub.s1 {
+				for j, c := range sub.s1[i] {
+					s1[i][j] += int32(c)
+				}
+			}
+			for i := range sub.s2 {
+				for j, c := range sub.s2[i] {
+					s2[i][j] += int32(c)
+				}
+			}
+		}
+		if !found {
+			return fmt.Errorf("mldsa: key share lacks the secret of subset %06b", m)
+		}
+	}
+	for i := range s1 {
+		s.sec.s1Hat[i].FromInt(&s1[i])
+		s.sec.s1Hat[i].NTT()
+		s.sec.s1Hat[i].ToMont()
+	}
+	for i := range s2 {
+		s.sec.s2Hat[i].FromInt(&s2[i])
+		s.sec.s2Hat[i].NTT()
+		s.sec.s2Hat[i].ToMont()
+	}
+	return nil
+}
+
+// wipe erases all secret state of the session.
+func (s *Session) wipe() { s.sec.wipe() }
+
+// Abort ends the session and erases its secrets, e.g. when the coordinator
+// gives up on it. Later calls of Round2 or Round3 return ErrWrongPhase.
+func (s *Session) Abort() {
+	s.wipe()
+	s.phase = phaseAborted
+}
+
+// Format implements fmt.Formatter so that no verb ever prints a secret.
+func (s *Session) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "mldsa.Session{party %d, signers %v, phase %d, secrets redacted}", s.share.id, s.cfg.Signers, s.phase)
+}
+
+// Format implements fmt.Formatter so that no verb ever prints a secret.
+func (st *Round1State) Format(f fmt.State, _ rune) {
+	fmt.Fprint(f, "mldsa.Round1State{secrets redacted}")
+}
+
+// fail aborts the session.
+func (s *Session) fail(err error) error {
+	s.wipe()
+	s.phase = phaseAborted
+	return err
+}
+
+// order checks that senders are exactly the signer set (each once) and
+// returns, for each signer position, the index of its message.
+func order(signers []int, senders []int) ([]int, error) {
+	idx := make([]int, len(signers))
+	for i := range idx {
+		idx[i] = -1
+	}
+	for k, snd := range senders {
+		pos := -1
+		for i, id := range signers {
+			if id == snd {
+				pos = i
+			}
+		}
+		if pos < 0 {
+			return nil, abort(snd, "message from party %d, which is not in the signer set", snd)
+		}
+		if idx[pos] >= 0 {
+			return nil, abort(snd, "two messages from party %d", snd)
+		}
+		idx[pos] = k
+	}
+	for i, k := range idx {
+		if k < 0 {
+			return nil, abort(signers[i], "no message from party %d", signers[i])
+		}
+	}
+	return idx, nil
+}
+
+// Round2 takes the commitments of all T signers (in any order, including
+// this party's own) and returns this party's reveal.
+func (s *Session) Round2(cmts []*Commitment) (*Reveal, error) {
+	if s.phase != phaseCommitted {
+		return nil, ErrWrongPhase
+	}
+	senders := make([]int, len(cmts))
+	for i, c := range cmts {
+		if c == nil {
+			return nil, s.fail(abort(CulpritNone, "nil commitment"))
+		}
+		senders[i] = c.Sender
+	}
+	idx, err := order(s.cfg.Signers, senders)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	s.cmts = make([][commitHashSize]byte, len(idx))
+	for pos, k := range idx {
+		s.cmts[pos] = cmts[k].Hash
+	}
+	if subtle.ConstantTimeCompare(s.own[:], s.cmts[s.pos][:]) != 1 {
+		return nil, s.fail(abort(s.share.id, "the commitment attributed to this party is not its own"))
+	}
+	s.phase = phaseRevealed
+	return &Reveal{Sender: s.share.id, Slots: s.p.K, w: s.w}, nil
+}
+
+// orderReveals orders the reveals by signer position and checks their slot
+// counts.
+func orderReveals(p Params, cfg *SessionConfig, revs []*Reveal) ([]*Reveal, error) {
+	senders := make([]int, len(revs))
+	for i, r := range revs {
+		if r == nil {
+			return nil, abort(CulpritNone, "nil reveal")
+		}
+		senders[i] = r.Sender
+	}
+	idx, err := order(cfg.Signers, senders)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Reveal, len(idx))
+	for pos, k := range idx {
+		r := revs[k]
+		if r.Slots != p.K || len(r.w) != p.K*revealSlotSize {
+			return nil, abort(r.Sender, "reveal has %d slots, want %d", r.Slots, p.K)
+		}
+		out[pos] = r
+	}
+	return out, nil
+}
+
+// verifyReveals checks each ordered reveal against its commitment. A reveal
+// whose bytes equal known (this party's own w, whose commitment was already
+// checked in Round2) is accepted without hashing it again.
+func verifyReveals(pk *PublicKey, p Params, cfg *SessionConfig, cmts [][commitHashSize]byte, ordered []*Reveal, knownSender int, known []byte) error {
+	for pos, r := range ordered {
+		if r.Sender == knownSender && bytes.Equal(r.w, known) {
+			continue
+		}
+		h := commitHash(pk, p, cfg, r.Sender, r.w)
+		if subtle.ConstantTimeCompare(h[:], cmts[pos][:]) != 1 {
+			return abort(r.Sender, "reveal does not match its commitment")
+		}
+	}
+	return nil
+}
+
+// sumW adds the slot-j commitments of all reveals into w (mod q).
+func sumW(w *fips204.VecK, revs []*Reveal, j int) {
+	var t fips204.Poly
+	for i := range w {
+		o := j*revealSlotSize + i*fips204.PolyW23Size
+		for k, r := range revs {
+			// Range was checked when the reveal was decoded or built.
+			_ = fips204.UnpackW23(&t, r.w[o:o+fips204.PolyW23Size])
+			if k == 0 {
+				w[i] = t
+			} else {
+				w[i].Add(&w[i], &t)
+			}
+		}
+	}
+}
+
+// Round3 takes the reveals of all T signers, checks each against its
+// commitment and returns this party's response. The session's secret state is
+// erased whatever the outcome.
+func (s *Session) Round3(revs []*Reveal) (*Response, error) {
+	if s.phase != phaseRevealed {
+		return nil, ErrWrongPhase
+	}
+	ordered, err := orderReveals(s.p, &s.cfg, revs)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	if err := verifyReveals(s.share.pk, s.p, &s.cfg, s.cmts, ordered, s.share.id, s.w); err != nil {
+		return nil, s.fail(err)
+	}
+	p := s.p
+	resp := &Response{Sender: s.share.id, Slots: p.K, accept: make([]byte, (p.K+7)/8)}
+	var (
+		w      fips204.VecK
+		cTilde [fips204.CTildeSize]byte
+		c, t   fips204.Poly
+		z      [fips204.L][fips204.N]int32
+		zb     [zSlotSize]byte
+	)
+	r2 := p.R * p.R
+	invNu := 1 / p.Nu
+	for j := 0; j < p.K; j++ {
+		x := s.sec.x[j*dimAll : (j+1)*dimAll]
+		sumW(&w, ordered, j)
+		fips204.ChallengeHash(cTilde[:], &s.cfg.Mu, &w)
+		fips204.SampleInBall(&c, cTilde[:])
+		c.NTT()
+		var norm float64
+		ok := true
+		for i := 0; i < fips204.L; i++ {
+			t.MulMont(&c, &s.sec.s1Hat[i])
+			t.InvNTT()
+			xi := x[i*fips204.N : (i+1)*fips204.N]
+			for k, v := range t {
+				cv := fips204.Centered(v)
+				f := (xi[k] + float64(cv)) * invNu
+				norm += f * f
+				zz := roundCoord(xi[k]) + cv
+				if zz <= -fips204.Gamma1 || zz >= fips204.Gamma1 {
+					ok = false // does not fit the 20-bit encoding
+				}
+				z[i][k] = zz
+			}
+		}
+		for i := 0; i < fips204.K; i++ {
+			t.MulMont(&c, &s.sec.s2Hat[i])
+			t.InvNTT()
+			xi := x[dimY+i*fips204.N : dimY+(i+1)*fips204.N]
+			for k, v := range t {
+				f := xi[k] + float64(fips204.Centered(v))
+				norm += f * f
+			}
+		}
+		if !ok || norm > r2 {
+			continue
+		}
+		resp.accept[j/8] |= 1 << (j % 8)
+		for i := range z {
+			fips204.PackZ(zb[i*fips204.PolyZSize:], &z[i])
+		}
+		resp.z = append(resp.z, zb[:]...)
+	}
+	clear(z[:])
+	clear(zb[:])
+	s.wipe()
+	s.phase = phaseDone
+	return resp, nil
+}

@@ -1,0 +1,317 @@
+package coordinator
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha512"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/cc-tsa/cc-tsa/cvm/peer"
+	"github.com/cc-tsa/cc-tsa/cvm/tst"
+	"github.com/cc-tsa/cc-tsa/cvm/wire"
+	tecdsa "github.com/cc-tsa/cc-tsa/dkg/ecdsa"
+	"github.com/cc-tsa/cc-tsa/dkg/mldsa"
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// AttestationCheck verifies one oracle's Hello (its attestation evidence
+// must bind its identity keys and nonce) and returns the launch
+// measurement it attests to.
+type AttestationCheck func(h *wire.Hello, nonce [wire.NonceSize]byte) (measurement []byte, err error)
+
+// CeremonyConfig configures a key ceremony.
+type CeremonyConfig struct {
+	Nodes     []*Node
+	Threshold int
+	Attest    AttestationCheck
+	Logger    *slog.Logger
+	// Progress, if not nil, is told about each phase as it starts.
+	Progress func(phase string)
+}
+
+// CeremonyResult is the public outcome of a key ceremony.
+type CeremonyResult struct {
+	MLDSAPublicKey  []byte
+	ECDSAPublicKey  []byte
+	MLDSATranscript [64]byte
+	ECDSAKeyID      [32]byte
+	// TranscriptHash binds both key generations, every node's identity and
+	// attestation evidence; TSA certificates carry it.
+	TranscriptHash [64]byte
+	Measurement    []byte // the launch measurement all nodes attested to
+	// MLDSACSR and ECDSACSR are PKCS #10 requests for the two keys, each
+	// signed by the threshold protocol itself.
+	MLDSACSR, ECDSACSR []byte
+	Hellos             []*wire.Hello
+}
+
+// Attest fetches every node's Hello for a fresh nonce, checks its
+// attestation and records its identity keys. It returns the Hellos in node
+// order and the common measurement.
+func Attest(ctx context.Context, nodes []*Node, check AttestationCheck) ([]*wire.Hello, [wire.NonceSize]byte, []byte, error) {
+	var nonce [wire.NonceSize]byte
+	rand.Read(nonce[:])
+	hellos, err := parallel(nodes, func(n *Node) (*wire.Hello, error) { return n.Client.Hello(ctx, nonce) })
+	if err != nil {
+		return nil, nonce, nil, fmt.Errorf("hello: %w", err)
+	}
+	var measurement []byte
+	for i, h := range hellos {
+		m, err := check(h, nonce)
+		if err != nil {
+			return nil, nonce, nil, &NodeError{Node: nodes[i].ID(), Err: fmt.Errorf("attestation refused: %w", err)}
+		}
+		if h.NodeID != nodes[i].ID() {
+			return nil, nonce, nil, &NodeError{Node: nodes[i].ID(), Err: fmt.Errorf("hello claims node %d", h.NodeID)}
+		}
+		if measurement != nil && !bytes.Equal(m, measurement) {
+			return nil, nonce, nil, &NodeError{Node: h.NodeID, Err: errors.New("attests to a different launch measurement than its peers")}
+		}
+		measurement = m
+		pk, err := peer.ParsePublicKeys(h.Identity)
+		if err != nil {
+			return nil, nonce, nil, &NodeError{Node: h.NodeID, Err: err}
+		}
+		nodes[i].SetIdentity(pk)
+	}
+	return hellos, nonce, measurement, nil
+}
+
+// RunCeremony runs the key ceremony on all nodes: attestation, both
+// distributed key generations, the ECDSA key confirmation by every signer
+// subset, and the certification requests signed by the new keys.
+func RunCeremony(ctx context.Context, cfg CeremonyConfig) (*CeremonyResult, error) {
+	progress := cfg.Progress
+	if progress == nil {
+		progress = func(string) {}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	nodes := slices.Clone(cfg.Nodes)
+	slices.SortFunc(nodes, func(a, b *Node) int { return int(a.ID()) - int(b.ID()) })
+	for i, n := range nodes {
+		if n.ID() != uint8(i+1) {
+			return nil, fmt.Errorf("ceremony: nodes must be 1..%d, found %d at position %d", len(nodes), n.ID(), i+1)
+		}
+	}
+	res := &CeremonyResult{}
+
+	progress("attestation")
+	hellos, nonce, measurement, err := Attest(ctx, nodes, cfg.Attest)
+	if err != nil {
+		return nil, err
+	}
+	res.Hellos, res.Measurement = hellos, measurement
+	peersReq := &wire.PeersRequest{Nonce: nonce}
+	for _, h := range hellos {
+		peersReq.Peers = append(peersReq.Peers, *h)
+	}
+	if _, err := parallel(nodes, func(n *Node) (struct{}, error) { return struct{}{}, n.Client.Peers(ctx, peersReq) }); err != nil {
+		return nil, fmt.Errorf("peer attestation: %w", err)
+	}
+
+	progress("ML-DSA-65 distributed key generation")
+	var sid [32]byte
+	rand.Read(sid[:])
+	results, err := runRelay(ctx, nodes, wire.ProtoMLDSADKG, sid, 6, nil)
+	if err != nil {
+		return nil, fmt.Errorf("ML-DSA DKG: %w", err)
+	}
+	if err := allEqual(nodes, results, mldsa.PublicKeySize+64); err != nil {
+		return nil, fmt.Errorf("ML-DSA DKG: %w", err)
+	}
+	res.MLDSAPublicKey = results[0][:mldsa.PublicKeySize]
+	copy(res.MLDSATranscript[:], results[0][mldsa.PublicKeySize:])
+
+	progress("ECDSA P-384 distributed key generation")
+	rand.Read(sid[:])
+	if results, err = runRelay(ctx, nodes, wire.ProtoECDSADKG, sid, 6, nil); err != nil {
+		return nil, fmt.Errorf("ECDSA DKG: %w", err)
+	}
+	if err := allEqual(nodes, results, 97+32); err != nil {
+		return nil, fmt.Errorf("ECDSA DKG: %w", err)
+	}
+	res.ECDSAPublicKey = results[0][:97]
+	copy(res.ECDSAKeyID[:], results[0][97:])
+
+	c, err := newKeysOnly(nodes, cfg.Threshold, res.MLDSAPublicKey, res.ECDSAPublicKey, log)
+	if err != nil {
+		return nil, err
+	}
+
+	progress("ECDSA key confirmation by every signer subset")
+	if err := c.confirmECDSA(ctx, nodes, res.ECDSAKeyID); err != nil {
+		return nil, err
+	}
+
+	progress("certification requests signed by the threshold keys")
+	if res.MLDSACSR, res.ECDSACSR, err = c.signCSRs(ctx, nodes[:cfg.Threshold]); err != nil {
+		return nil, err
+	}
+
+	h := sha512.New()
+	h.Write([]byte("CC-TSA ceremony transcript v1"))
+	for _, part := range [][]byte{res.MLDSATranscript[:], res.ECDSAKeyID[:], res.MLDSAPublicKey, res.ECDSAPublicKey, measurement} {
+		var b cryptobyte.Builder
+		b.AddUint32LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(part) })
+		h.Write(b.BytesOrPanic())
+	}
+	for _, hl := range hellos {
+		raw, _ := hl.Marshal()
+		var b cryptobyte.Builder
+		b.AddUint32LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(raw) })
+		h.Write(b.BytesOrPanic())
+	}
+	copy(res.TranscriptHash[:], h.Sum(nil))
+	return res, nil
+}
+
+func allEqual(nodes []*Node, results [][]byte, size int) error {
+	for i, r := range results {
+		if len(r) != size {
+			return &NodeError{Node: nodes[i].ID(), Err: fmt.Errorf("result of %d bytes, want %d", len(r), size)}
+		}
+		if !bytes.Equal(r, results[0]) {
+			return &NodeError{Node: nodes[i].ID(), Err: errors.New("disagrees with node 1 about the public key")}
+		}
+	}
+	return nil
+}
+
+// newKeysOnly returns a coordinator that knows the threshold public keys
+// but has no certificates yet: enough to combine signatures.
+func newKeysOnly(nodes []*Node, threshold int, mldsaPub, ecdsaPub []byte, log *slog.Logger) (*Coordinator, error) {
+	mpk, err := mldsa.ParsePublicKey(mldsaPub)
+	if err != nil {
+		return nil, err
+	}
+	epk, err := ecdsa.ParseUncompressedPublicKey(elliptic.P384(), ecdsaPub)
+	if err != nil {
+		return nil, err
+	}
+	params, err := mldsa.ParamsFor(threshold, len(nodes))
+	if err != nil {
+		return nil, err
+	}
+	c := &Coordinator{
+		cfg:      Config{Nodes: nodes, Threshold: threshold, SessionTimeout: 30 * time.Second},
+		log:      log,
+		ecdsaPub: epk, mldsaPub: mpk, params: params,
+		keyID: wire.ClusterKeyID(mldsaPub, ecdsaPub),
+	}
+	return c, nil
+}
+
+// confirmECDSA has every signer subset sign its confirmation digest with
+// the new ECDSA key, then hands all signatures to every node.
+func (c *Coordinator) confirmECDSA(ctx context.Context, nodes []*Node, keyID [32]byte) error {
+	var sigs [][]byte
+	for _, subset := range tecdsa.Subsets() {
+		set := make([]*Node, len(subset))
+		for i, id := range subset {
+			set[i] = nodes[id-1]
+		}
+		pid, err := c.presign(ctx, set)
+		if err != nil {
+			return fmt.Errorf("key confirmation: %w", err)
+		}
+		resps, err := parallel(set, func(n *Node) (*wire.RelayResponse, error) {
+			return n.Client.Relay(ctx, &wire.RelayRequest{Protocol: wire.ProtoECDSAConfirm, Session: pid, Step: 1, Params: ids(set)})
+		})
+		if err != nil {
+			return fmt.Errorf("key confirmation by %v: %w", subset, err)
+		}
+		shares := make([]*tecdsa.SignShare, len(set))
+		for i, r := range resps {
+			if len(r.Outbound) != 1 {
+				return &NodeError{Node: set[i].ID(), Err: errors.New("no confirmation share")}
+			}
+			want := peer.Header{Kind: wire.EnvECDSAConfirm, KeyID: c.keyID, Session: pid, Round: 1, Sender: set[i].ID(), Receiver: peer.Broadcast}
+			p, err := openFrom(set[i], r.Outbound[0], want)
+			if err != nil {
+				return err
+			}
+			shares[i] = new(tecdsa.SignShare)
+			if err := shares[i].UnmarshalBinary(p); err != nil {
+				return &NodeError{Node: set[i].ID(), Err: err}
+			}
+		}
+		sig, err := tecdsa.Combine(c.ecdsaPub, tecdsa.ConfirmationDigest(keyID, subset), shares)
+		if err != nil {
+			return fmt.Errorf("key confirmation by %v: %w", subset, err)
+		}
+		sigs = append(sigs, sig)
+	}
+	var b cryptobyte.Builder
+	for _, s := range sigs {
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(s) })
+	}
+	params := b.BytesOrPanic()
+	if _, err := parallel(nodes, func(n *Node) (*wire.RelayResponse, error) {
+		return n.Client.Relay(ctx, &wire.RelayRequest{Protocol: wire.ProtoECDSAConfirm, Session: [32]byte{}, Step: 2, Params: params})
+	}); err != nil {
+		return fmt.Errorf("key confirmation: %w", err)
+	}
+	return nil
+}
+
+// signCSRs has set sign both certification requests.
+func (c *Coordinator) signCSRs(ctx context.Context, set []*Node) (mldsaCSR, ecdsaCSR []byte, err error) {
+	pid, err := c.presign(ctx, set)
+	if err != nil {
+		return nil, nil, err
+	}
+	var sid wire.SessionID
+	rand.Read(sid[:])
+	begins, err := parallel(set, func(n *Node) (*wire.BeginResponse, error) {
+		return n.Client.BeginCSR(ctx, &wire.BeginCSRRequest{Session: sid, Signers: ids(set), Presign: pid})
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("CSR: %w", err)
+	}
+	for i, b := range begins[1:] {
+		if !bytes.Equal(b.MLDSASignedAttrs, begins[0].MLDSASignedAttrs) || !bytes.Equal(b.TSTInfo, begins[0].TSTInfo) {
+			return nil, nil, &NodeError{Node: set[i+1].ID(), Err: errors.New("encoded a different certification request")}
+		}
+	}
+	first := make([][]byte, len(set))
+	for i, b := range begins {
+		first[i] = b.Round1
+	}
+	sig, _, err := c.signMLDSA(ctx, set, sid, begins[0].MLDSASignedAttrs, first)
+	if err != nil {
+		endSession(set, sid)
+		return nil, nil, fmt.Errorf("CSR: %w", err)
+	}
+	att, err := parallel(set, func(n *Node) (*wire.AttachResponse, error) {
+		return n.Client.Attach(ctx, &wire.AttachRequest{Session: sid, MLDSASignature: sig})
+	})
+	if err != nil {
+		endSession(set, sid)
+		return nil, nil, fmt.Errorf("CSR: %w", err)
+	}
+	esig, err := c.signECDSA(ctx, set, sid, att[0].ECDSASignedAttrs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("CSR: %w", err)
+	}
+	ecdsaCSR, err = tst.CertificationRequest(att[0].ECDSASignedAttrs, tst.OIDECDSAWithSHA384, esig)
+	if err != nil {
+		return nil, nil, err
+	}
+	return att[0].InnerToken, ecdsaCSR, nil
+}
+
+// InstallCertificates installs the TSA certificates on every node.
+func InstallCertificates(ctx context.Context, nodes []*Node, req *wire.InstallRequest) error {
+	_, err := parallel(nodes, func(n *Node) (struct{}, error) { return struct{}{}, n.Client.Install(ctx, req) })
+	return err
+}

@@ -1,0 +1,164 @@
+package coordinator
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cc-tsa/cc-tsa/cvm/wire"
+)
+
+// presignMaxAge is how long the coordinator offers a pooled presignature;
+// the oracles keep theirs for ten minutes.
+const presignMaxAge = 8 * time.Minute
+
+// presignPool tracks the ECDSA presignatures the oracles hold, per signer
+// set. The presignatures themselves live only in the oracles' memory; the
+// coordinator knows their ids.
+type presignPool struct {
+	c      *Coordinator
+	target int
+
+	mu   sync.Mutex
+	sets map[string][]pooled
+	wake chan struct{}
+}
+
+type pooled struct {
+	id      wire.PresignID
+	created time.Time
+}
+
+func newPresignPool(c *Coordinator, target int) *presignPool {
+	return &presignPool{c: c, target: target, sets: make(map[string][]pooled), wake: make(chan struct{}, 1)}
+}
+
+func setKey(set []*Node) string { return string(ids(set)) }
+
+func (p *presignPool) level() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, l := range p.sets {
+		n += len(l)
+	}
+	return n
+}
+
+func (p *presignPool) has(set []*Node) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.expireLocked(setKey(set))
+	return len(p.sets[setKey(set)]) > 0
+}
+
+func (p *presignPool) expireLocked(k string) {
+	l := p.sets[k]
+	for len(l) > 0 && time.Since(l[0].created) > presignMaxAge {
+		l = l[1:]
+	}
+	p.sets[k] = l
+}
+
+// take returns a presignature id for set, running a presigning session
+// inline when the pool has none.
+func (p *presignPool) take(ctx context.Context, set []*Node) (wire.PresignID, error) {
+	k := setKey(set)
+	p.mu.Lock()
+	p.expireLocked(k)
+	if l := p.sets[k]; len(l) > 0 {
+		id := l[0].id
+		p.sets[k] = l[1:]
+		p.mu.Unlock()
+		p.kick()
+		return id, nil
+	}
+	p.mu.Unlock()
+	p.c.stats.InlinePresigns.Add(1)
+	p.kick()
+	return p.c.presign(ctx, set)
+}
+
+func (p *presignPool) kick() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *presignPool) add(set []*Node, id wire.PresignID) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := setKey(set)
+	p.sets[k] = append(p.sets[k], pooled{id: id, created: time.Now()})
+}
+
+// dropNode forgets the presignatures of every set that contains node id
+// (its oracle restarted or was replaced).
+func (p *presignPool) dropNode(id uint8) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k := range p.sets {
+		for _, b := range []byte(k) {
+			if b == id {
+				delete(p.sets, k)
+				break
+			}
+		}
+	}
+}
+
+// run keeps every signer set of ready nodes stocked up to target, one
+// presigning session at a time, until ctx is done.
+func (p *presignPool) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		worked := false
+		ready := p.c.ReadyNodes()
+		if len(ready) >= p.c.cfg.Threshold {
+			// Fill the emptiest set first.
+			var best []*Node
+			bestN := p.target
+			for _, s := range subsets(ready, p.c.cfg.Threshold) {
+				p.mu.Lock()
+				p.expireLocked(setKey(s))
+				n := len(p.sets[setKey(s)])
+				p.mu.Unlock()
+				if n < bestN {
+					best, bestN = s, n
+				}
+			}
+			if best != nil {
+				sctx, cancel := context.WithTimeout(ctx, p.c.cfg.SessionTimeout)
+				id, err := p.c.presign(sctx, best)
+				cancel()
+				if err == nil {
+					p.add(best, id)
+					worked = true
+				} else if ctx.Err() == nil {
+					p.c.log.Warn("presigning failed", "set", ids(best), "err", err)
+					p.c.blame(best, err)
+				}
+			}
+		}
+		if !worked {
+			select {
+			case <-ctx.Done():
+			case <-p.wake:
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// presign runs one presigning session among set and returns its id.
+func (c *Coordinator) presign(ctx context.Context, set []*Node) (wire.PresignID, error) {
+	var sid [32]byte
+	rand.Read(sid[:])
+	if _, err := runRelay(ctx, set, wire.ProtoECDSAPresign, sid, 3, ids(set)); err != nil {
+		return wire.PresignID{}, fmt.Errorf("presigning with %v: %w", ids(set), err)
+	}
+	c.stats.Presignatures.Add(1)
+	return wire.PresignID(sid), nil
+}

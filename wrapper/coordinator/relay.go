@@ -1,0 +1,119 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/cc-tsa/cc-tsa/cvm/peer"
+	"github.com/cc-tsa/cc-tsa/cvm/wire"
+)
+
+// parallel runs fn for every node of set concurrently and returns the
+// first error, naming the node.
+func parallel[T any](set []*Node, fn func(n *Node) (T, error)) ([]T, error) {
+	out := make([]T, len(set))
+	errs := make([]error, len(set))
+	var wg sync.WaitGroup
+	for i, n := range set {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = fn(n)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return out, &NodeError{Node: set[i].ID(), Err: err}
+		}
+	}
+	return out, nil
+}
+
+// NodeError is a failure of one oracle.
+type NodeError struct {
+	Node uint8
+	Err  error
+}
+
+func (e *NodeError) Error() string { return fmt.Sprintf("oracle %d: %v", e.Node, e.Err) }
+func (e *NodeError) Unwrap() error { return e.Err }
+
+// route delivers the envelopes each node produced in one step: a broadcast
+// goes to every other node of set, a direct message to its receiver. It
+// checks that every envelope names its producer as sender.
+func route(set []*Node, outputs [][][]byte) (map[uint8][][]byte, error) {
+	in := make(map[uint8][][]byte, len(set))
+	member := map[uint8]bool{}
+	for _, n := range set {
+		member[n.ID()] = true
+	}
+	for i, envs := range outputs {
+		from := set[i].ID()
+		for _, raw := range envs {
+			var e peer.Envelope
+			if err := e.Unmarshal(raw); err != nil {
+				return nil, &NodeError{Node: from, Err: fmt.Errorf("malformed envelope: %w", err)}
+			}
+			if e.Sender != from {
+				return nil, &NodeError{Node: from, Err: fmt.Errorf("envelope claims sender %d", e.Sender)}
+			}
+			if e.Receiver == peer.Broadcast {
+				for _, n := range set {
+					if n.ID() != from {
+						in[n.ID()] = append(in[n.ID()], raw)
+					}
+				}
+				continue
+			}
+			if !member[e.Receiver] {
+				return nil, &NodeError{Node: from, Err: fmt.Errorf("envelope for node %d outside the set", e.Receiver)}
+			}
+			in[e.Receiver] = append(in[e.Receiver], raw)
+		}
+	}
+	return in, nil
+}
+
+// runRelay runs a relayed protocol of steps steps among set, routing
+// envelopes between them, and returns each node's result of the last step.
+func runRelay(ctx context.Context, set []*Node, proto wire.Protocol, sid [32]byte, steps int, params []byte) ([][]byte, error) {
+	var inbound map[uint8][][]byte
+	var results [][]byte
+	for step := 1; step <= steps; step++ {
+		resps, err := parallel(set, func(n *Node) (*wire.RelayResponse, error) {
+			return n.Client.Relay(ctx, &wire.RelayRequest{Protocol: proto, Session: sid, Step: uint8(step), Params: params, Inbound: inbound[n.ID()]})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%v step %d: %w", proto, step, err)
+		}
+		outs := make([][][]byte, len(resps))
+		results = make([][]byte, len(resps))
+		for i, r := range resps {
+			outs[i], results[i] = r.Outbound, r.Result
+		}
+		if inbound, err = route(set, outs); err != nil {
+			return nil, fmt.Errorf("%v step %d: %w", proto, step, err)
+		}
+	}
+	return results, nil
+}
+
+// openFrom decodes an envelope produced by node n, checks it against want
+// with n's attested identity key, and returns the payload.
+func openFrom(n *Node, raw []byte, want peer.Header) ([]byte, error) {
+	var e peer.Envelope
+	if err := e.Unmarshal(raw); err != nil {
+		return nil, &NodeError{Node: n.ID(), Err: err}
+	}
+	id := n.Identity()
+	if id == nil {
+		return nil, &NodeError{Node: n.ID(), Err: fmt.Errorf("no attested identity")}
+	}
+	p, err := peer.Open(&e, *id, want, nil)
+	if err != nil {
+		return nil, &NodeError{Node: n.ID(), Err: err}
+	}
+	return p, nil
+}

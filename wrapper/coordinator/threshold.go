@@ -1,0 +1,249 @@
+package coordinator
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha512"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cc-tsa/cc-tsa/cvm/peer"
+	"github.com/cc-tsa/cc-tsa/cvm/wire"
+	tecdsa "github.com/cc-tsa/cc-tsa/dkg/ecdsa"
+	"github.com/cc-tsa/cc-tsa/dkg/mldsa"
+	"github.com/cc-tsa/cc-tsa/wrapper/token"
+	"github.com/cc-tsa/cc-tsa/wrapper/tsverify"
+)
+
+// MaxAttempts bounds the ML-DSA attempts of one session (each succeeds with
+// probability at least 1/2); it matches the oracles' bound.
+const MaxAttempts = 24
+
+// thresholdSession issues one token with the signer set.
+func (c *Coordinator) thresholdSession(ctx context.Context, set []*Node, f *wire.TokenFields) (*Issued, error) {
+	signers := ids(set)
+	var presign wire.PresignID
+	if f.Policy == wire.PolicyHybrid {
+		var err error
+		if presign, err = c.pool.take(ctx, set); err != nil {
+			return nil, err
+		}
+	}
+	leader := set[int(c.next.Load())%len(set)]
+	prop, err := leader.Client.Propose(ctx, f)
+	if err != nil {
+		return nil, &NodeError{Node: leader.ID(), Err: fmt.Errorf("propose: %w", err)}
+	}
+	var sid wire.SessionID
+	rand.Read(sid[:])
+	ended := false
+	defer func() {
+		if !ended {
+			endSession(set, sid)
+		}
+	}()
+	begins, err := parallel(set, func(n *Node) (*wire.BeginResponse, error) {
+		return n.Client.Begin(ctx, &wire.BeginRequest{Session: sid, Signers: signers, Fields: *f, Proposal: *prop, Presign: presign})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	for i, b := range begins[1:] {
+		if !bytes.Equal(b.TSTInfo, begins[0].TSTInfo) || !bytes.Equal(b.MLDSASignedAttrs, begins[0].MLDSASignedAttrs) {
+			return nil, &NodeError{Node: set[i+1].ID(), Err: errors.New("encoded a different TSTInfo")}
+		}
+	}
+	tstInfo, attrs := begins[0].TSTInfo, begins[0].MLDSASignedAttrs
+	first := make([][]byte, len(set))
+	for i, b := range begins {
+		first[i] = b.Round1
+	}
+	sig, attempts, err := c.signMLDSA(ctx, set, sid, attrs, first)
+	if err != nil {
+		return nil, err
+	}
+	attached, err := parallel(set, func(n *Node) (*wire.AttachResponse, error) {
+		return n.Client.Attach(ctx, &wire.AttachRequest{Session: sid, MLDSASignature: sig})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("attach: %w", err)
+	}
+	for i, a := range attached[1:] {
+		if !bytes.Equal(a.InnerToken, attached[0].InnerToken) || !bytes.Equal(a.ECDSASignedAttrs, attached[0].ECDSASignedAttrs) {
+			return nil, &NodeError{Node: set[i+1].ID(), Err: errors.New("encoded a different inner token")}
+		}
+	}
+	inner, ecdsaAttrs := attached[0].InnerToken, attached[0].ECDSASignedAttrs
+	tok := inner
+	if f.Policy == wire.PolicyHybrid {
+		if ecdsaAttrs == nil {
+			return nil, errors.New("coordinator: oracles returned no ECDSA signed attributes for a hybrid token")
+		}
+		esig, err := c.signECDSA(ctx, set, sid, ecdsaAttrs)
+		if err != nil {
+			return nil, err
+		}
+		tok, err = c.assembler.Hybrid(&token.Parts{TSTInfo: tstInfo, ECDSASignedAttrs: ecdsaAttrs, ECDSASignature: esig, InnerToken: inner}, f.CertReq)
+		if err != nil {
+			return nil, err
+		}
+	}
+	ended = true // the signers end the session with its last round
+	res, err := tsverify.VerifyToken(tok, &c.verify)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: token failed verification before release: %w", err)
+	}
+	return &Issued{Token: tok, TSTInfo: tstInfo, Info: res.Info, Signers: signers, Attempts: attempts}, nil
+}
+
+func endSession(set []*Node, sid wire.SessionID) {
+	for _, n := range set {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		n.Client.End(ctx, sid)
+		cancel()
+	}
+}
+
+// roundInbound lists the envelopes of one round as inbound messages, in
+// node order.
+func roundInbound(set []*Node, envs [][]byte) []wire.RoundMessage {
+	in := make([]wire.RoundMessage, len(set))
+	for i, n := range set {
+		in[i] = wire.RoundMessage{From: n.ID(), Payload: envs[i]}
+	}
+	return in
+}
+
+// decodeRound opens every node's envelope of one signing round and decodes
+// the payloads.
+func decodeRound[T any, PT interface {
+	*T
+	UnmarshalBinary([]byte) error
+}](c *Coordinator, set []*Node, sid wire.SessionID, kind uint8, round uint16, envs [][]byte) ([]*T, error) {
+	out := make([]*T, len(set))
+	for i, n := range set {
+		want := peer.Header{Kind: kind, KeyID: c.keyID, Session: wire.EnvelopeSession(sid), Round: round, Sender: n.ID(), Receiver: peer.Broadcast}
+		p, err := openFrom(n, envs[i], want)
+		if err != nil {
+			return nil, err
+		}
+		x := PT(new(T))
+		if err := x.UnmarshalBinary(p); err != nil {
+			return nil, &NodeError{Node: n.ID(), Err: err}
+		}
+		out[i] = (*T)(x)
+	}
+	return out, nil
+}
+
+func (c *Coordinator) countBytes(envs [][]byte, receivers int) {
+	var n int
+	for _, e := range envs {
+		n += len(e)
+	}
+	c.stats.RelayedBytes.Add(uint64(n * receivers))
+}
+
+// signMLDSA relays ML-DSA attempts until one yields a signature, which
+// Combine has verified.
+func (c *Coordinator) signMLDSA(ctx context.Context, set []*Node, sid wire.SessionID, attrs []byte, cmtEnvs [][]byte) ([]byte, int, error) {
+	mu, err := c.mldsaPub.Mu(attrs, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	zero := make([]int, len(set))
+	for i, n := range set {
+		zero[i] = int(n.ID()) - 1
+	}
+	round := func(r uint8, in []wire.RoundMessage) ([][]byte, error) {
+		resps, err := parallel(set, func(n *Node) (*wire.RoundResponse, error) {
+			return n.Client.Round(ctx, &wire.RoundRequest{Session: sid, Scheme: wire.SchemeMLDSA65, Round: r, Inbound: in})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("ML-DSA round %d: %w", r, err)
+		}
+		out := make([][]byte, len(resps))
+		for i, rr := range resps {
+			out[i] = rr.Payload
+		}
+		return out, nil
+	}
+	for a := 0; a < MaxAttempts; a++ {
+		c.stats.MLDSAAttempts.Add(1)
+		base := uint8(3 * a)
+		if a > 0 {
+			if cmtEnvs, err = round(base+1, nil); err != nil {
+				return nil, a, err
+			}
+		}
+		c.countBytes(cmtEnvs, len(set))
+		revEnvs, err := round(base+2, roundInbound(set, cmtEnvs))
+		if err != nil {
+			return nil, a, err
+		}
+		c.countBytes(revEnvs, len(set))
+		respEnvs, err := round(base+3, roundInbound(set, revEnvs))
+		if err != nil {
+			return nil, a, err
+		}
+		c.countBytes(respEnvs, 1)
+		cmts, err := decodeRound[mldsa.Commitment](c, set, sid, wire.EnvMLDSASign, uint16(base+1), cmtEnvs)
+		if err != nil {
+			return nil, a, err
+		}
+		revs, err := decodeRound[mldsa.Reveal](c, set, sid, wire.EnvMLDSASign, uint16(base+2), revEnvs)
+		if err != nil {
+			return nil, a, err
+		}
+		resps, err := decodeRound[mldsa.Response](c, set, sid, wire.EnvMLDSASign, uint16(base+3), respEnvs)
+		if err != nil {
+			return nil, a, err
+		}
+		cfg := mldsa.SessionConfig{SessionID: wire.MLDSAAttemptID(sid, c.keyID, a), Signers: zero, Mu: mu}
+		sig, err := mldsa.Combine(c.params, c.mldsaPub, cfg, cmts, revs, resps)
+		if errors.Is(err, mldsa.ErrNoValidSlot) {
+			continue
+		}
+		if err != nil {
+			var ae *mldsa.AbortError
+			if errors.As(err, &ae) && ae.Culprit >= 0 {
+				return nil, a + 1, &NodeError{Node: uint8(ae.Culprit + 1), Err: err}
+			}
+			return nil, a + 1, fmt.Errorf("ML-DSA combine: %w", err)
+		}
+		return sig, a + 1, nil
+	}
+	return nil, MaxAttempts, fmt.Errorf("coordinator: no ML-DSA attempt succeeded in %d tries", MaxAttempts)
+}
+
+// signECDSA runs the online ECDSA round and combines the shares; Combine
+// verifies the signature.
+func (c *Coordinator) signECDSA(ctx context.Context, set []*Node, sid wire.SessionID, attrs []byte) ([]byte, error) {
+	resps, err := parallel(set, func(n *Node) (*wire.RoundResponse, error) {
+		return n.Client.Round(ctx, &wire.RoundRequest{Session: sid, Scheme: wire.SchemeECDSA384, Round: 1})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ECDSA round: %w", err)
+	}
+	envs := make([][]byte, len(resps))
+	for i, r := range resps {
+		envs[i] = r.Payload
+	}
+	c.countBytes(envs, 1)
+	shares, err := decodeRound[tecdsa.SignShare](c, set, sid, wire.EnvECDSASign, 1, envs)
+	if err != nil {
+		return nil, err
+	}
+	d := sha512.Sum384(attrs)
+	sig, err := tecdsa.Combine(c.ecdsaPub, d[:], shares)
+	if err != nil {
+		var ae *tecdsa.AbortError
+		if errors.As(err, &ae) && ae.Culprit > 0 {
+			return nil, &NodeError{Node: uint8(ae.Culprit), Err: err}
+		}
+		return nil, fmt.Errorf("ECDSA combine: %w", err)
+	}
+	return sig, nil
+}
