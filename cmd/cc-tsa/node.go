@@ -10,6 +10,7 @@ import (
 	"github.com/cc-tsa/cc-tsa/cvm/oracle"
 	"github.com/cc-tsa/cc-tsa/cvm/transport"
 	"github.com/cc-tsa/cc-tsa/cvm/tst"
+	"github.com/cc-tsa/cc-tsa/cvm/wire"
 )
 
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -18,6 +19,13 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cn := fs.String("tsa-cn", "CC-TSA development TSA (single oracle, NOT THRESHOLD)", "common name of the TSA, written into every token")
 	org := fs.String("tsa-org", "CC-TSA", "organisation of the TSA, written into every token")
 	accuracy := fs.Duration("host-clock-accuracy", time.Second, "accuracy claimed for the unverified host clock")
+	id := fs.Uint("id", 0, "this oracle's node id (1..nodes) in a threshold cluster; 0: single-oracle development mode")
+	nodes := fs.Uint("nodes", 0, "cluster size")
+	threshold := fs.Uint("threshold", 0, "signers per token")
+	attestKind := fs.String("attest", "simulated", "attestation: simulated (fake SEV-SNP device, development) or sev-snp (hardware)")
+	measurement := fs.String("measurement", "", "pinned launch measurement (hex) that peers must attest to (default for simulated: SHA-384 of this binary)")
+	vmpl := fs.Uint("vmpl", 0, "VMPL the oracle runs at and requires of its peers")
+	pool := fs.Int("mldsa-pool", 4, "ML-DSA round-1 states to keep precomputed")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -33,7 +41,22 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return usagef("TSA name: %v", err)
 	}
-	o, err := oracle.New(oracle.Config{TSAName: name, Clock: clock.Host{Accuracy: *accuracy}, Logger: log})
+	cfg := oracle.Config{TSAName: name, Clock: clock.Host{Accuracy: *accuracy}, Logger: log}
+	if *id != 0 {
+		if *nodes < 2 || *nodes > 6 || *threshold < 2 || *threshold > *nodes || *id > *nodes {
+			return usagef("--id %d --nodes %d --threshold %d: want 2 ≤ threshold ≤ nodes ≤ 6 and 1 ≤ id ≤ nodes", *id, *nodes, *threshold)
+		}
+		att, err := newAttestation(*attestKind, *measurement, *vmpl, true)
+		if err != nil {
+			return err
+		}
+		if att.kind == wire.AttestationSimulated {
+			log.Warn("attestation is SIMULATED: a fake SEV-SNP device signs the reports; they prove nothing about the platform")
+		}
+		cfg.NodeID, cfg.Nodes, cfg.Threshold = uint8(*id), uint8(*nodes), uint8(*threshold)
+		cfg.Attester, cfg.MLDSAPool = att, *pool
+	}
+	o, err := oracle.New(cfg)
 	if err != nil {
 		return err
 	}

@@ -130,6 +130,7 @@ func connectOracles(ctx context.Context, addrs []string, wait time.Duration) ([]
 				cancel()
 				if err == nil {
 					nodes[i] = &coordinator.Node{Client: cl}
+					nodes[i].SetStatus(statuses[i])
 					break
 				}
 				cl.Close()
@@ -162,15 +163,7 @@ func installCerts(ctx context.Context, nodes []*coordinator.Node, statuses []*wi
 		return fmt.Errorf("ML-DSA TSA certificate: %w", err)
 	}
 	mpub, _ := mpk.MarshalBinary()
-	req := &wire.InstallRequest{
-		ECDSA: wire.CertInfo{Certificate: ecdsaCert.Raw, Issuer: ecdsaCert.RawIssuer, Serial: ecdsaCert.SerialNumber.Bytes()},
-		MLDSA: wire.CertInfo{Certificate: mldsaCert.Raw, Issuer: mldsaCert.RawIssuer, Serial: mldsaCert.SerialNumber.Bytes()},
-	}
-	for _, ci := range []*wire.CertInfo{&req.ECDSA, &req.MLDSA} {
-		if ci.Serial[0]&0x80 != 0 {
-			ci.Serial = append([]byte{0}, ci.Serial...)
-		}
-	}
+	req := installRequest(ecdsaCert, mldsaCert)
 	for i, n := range nodes {
 		st := statuses[i]
 		switch {
@@ -203,6 +196,13 @@ type wrapperParams struct {
 	simulated     bool
 	auditPath     string
 	log           *slog.Logger
+	// Threshold clusters: the ceremony transcript hash (published at
+	// /certs), the attestation policy (for /attest) and, in development
+	// mode, the supervisor of the oracle processes (for node replacement).
+	transcript []byte
+	attest     *attestation
+	supervisor *supervisor
+	nodeFlags  []string
 }
 
 // serveWrapper runs the coordinator and the HTTP service until ctx is done.
@@ -226,6 +226,9 @@ func serveWrapper(ctx context.Context, p *wrapperParams, started func(addr strin
 	}
 	certs.WriteString("# ML-DSA-65 TSA certificate (RFC 9881):\n")
 	certs.Write(devca.CertPEM(p.mldsaCert))
+	if p.transcript != nil {
+		fmt.Fprintf(&certs, "# Key ceremony transcript hash (SHA-512): %x\n", p.transcript)
+	}
 	if len(p.roots) > 0 {
 		certs.WriteString("# Trust anchors (compare with a copy obtained out of band):\n")
 		for _, c := range p.roots {
