@@ -225,8 +225,8 @@ func runDevCluster(ctx context.Context, sup *supervisor, listen string, n, t int
 	return serveWrapper(ctx, &wrapperParams{
 		listen: listen, nodes: nodeList, threshold: t,
 		ecdsaCert: ecdsaCert, mldsaCert: mldsaCert, roots: []*x509.Certificate{ca.ECDSARoot, ca.MLDSARoot},
-		mode:       fmt.Sprintf("%d-of-%d threshold, SIMULATED SEV-SNP attestation (development)", t, n),
-		simulated:  true, log: log, auditPath: filepath.Join(sup.dir, "audit.log"),
+		mode:      fmt.Sprintf("%d-of-%d threshold, SIMULATED SEV-SNP attestation (development)", t, n),
+		simulated: true, log: log, auditPath: filepath.Join(sup.dir, "audit.log"),
 		transcript: res.TranscriptHash[:], attest: att, supervisor: sup, nodeFlags: nodeFlags,
 	}, func(addr string) {
 		printDevBanner(stdout, addr, sup.dir, fmt.Sprintf("%d-of-%d threshold, SIMULATED SEV-SNP", t, n))
