@@ -24,10 +24,10 @@ fmt-check:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 vet:
-	@set -e; for m in $(MODULES); do echo "== go vet ($$m)"; (cd $$m && $(GO) vet ./...); done
+	@set -e; for m in $(MODULES); do echo "== go vet ($$m)"; (cd $$m && $(GO) vet ./... && $(GO) vet -tags ccfault ./...); done
 
 test: fmt-check vet
-	@set -e; for m in $(MODULES); do echo "== go test ($$m)"; (cd $$m && $(GO) test -count=1 $(TESTFLAGS) ./...); done
+	@set -e; for m in $(MODULES); do echo "== go test ($$m)"; (cd $$m && $(GO) test -count=1 -tags ccfault $(TESTFLAGS) ./...); done
 
 fuzz:
 	@scripts/fuzz-all $(FUZZTIME)

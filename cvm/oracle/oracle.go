@@ -110,6 +110,7 @@ type Oracle struct {
 	sessions map[wire.SessionID]*session
 	seen     *replayRecord
 	stopped  chan struct{}
+	faults   *Faults // test builds only (tag ccfault)
 }
 
 // New creates an oracle. Without cfg.Nodes it is the single-oracle

@@ -225,7 +225,7 @@ func (o *Oracle) Round(req *wire.RoundRequest) (*wire.RoundResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &wire.RoundResponse{Payload: out}, nil
+	return &wire.RoundResponse{Payload: o.roundFault(out)}, nil
 }
 
 func (o *Oracle) wholeMLDSARound(s *session, req *wire.RoundRequest) ([]byte, error) {

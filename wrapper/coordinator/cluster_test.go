@@ -2,17 +2,22 @@ package coordinator_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha512"
+	"encoding/json"
 	"io"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/cc-tsa/cc-tsa/cvm/tst"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
+	"github.com/cc-tsa/cc-tsa/wrapper/audit"
 	"github.com/cc-tsa/cc-tsa/wrapper/devca"
 	"github.com/cc-tsa/cc-tsa/wrapper/internal/testtsa"
 	"github.com/cc-tsa/cc-tsa/wrapper/rfc3161"
+	"github.com/cc-tsa/cc-tsa/wrapper/tsaserver"
 	"github.com/cc-tsa/cc-tsa/wrapper/tsverify"
 )
 
@@ -34,31 +39,134 @@ func request(t *testing.T, url, policy string) ([]byte, []byte) {
 	return body, data
 }
 
-func TestClusterIssuesThresholdTokens(t *testing.T) {
+// issue requests one token and verifies it with the cluster's roots.
+func issue(t *testing.T, c *testtsa.Cluster, policy string) *tsverify.Result {
+	t.Helper()
+	body, data := request(t, c.HTTP.URL, policy)
+	opts := c.Options()
+	opts.Data, opts.RequirePQ = data, true
+	res, err := tsverify.VerifyResponse(body, opts)
+	if err != nil {
+		t.Fatalf("token: %v", err)
+	}
+	return res
+}
+
+func readyz(t *testing.T, url string) (int, tsaserver.ReadyReport) {
+	t.Helper()
+	resp, err := http.Get(url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var rep tsaserver.ReadyReport
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, rep
+}
+
+// waitReady waits (boundedly) until n oracles are ready again.
+func waitReady(t *testing.T, c *testtsa.Cluster, n int) {
+	t.Helper()
+	for i := 0; i < 600; i++ {
+		c.Coordinator.Poll(context.Background())
+		if len(c.Coordinator.ReadyNodes()) >= n {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("fewer than %d oracles ready after waiting", n)
+}
+
+// TestCluster runs one 3-of-5 cluster through the life the issue asks for:
+// tokens of both policies from threshold signatures, every signer subset in
+// use, a lying oracle excluded and named, two oracles down, then three.
+func TestCluster(t *testing.T) {
 	c := testtsa.StartCluster(t, 5, 3)
 	ev, err := devca.ParseEvidence(c.ECDSACert)
 	if err != nil || !bytes.Equal(ev.TranscriptHash, c.Ceremony.TranscriptHash[:]) || !ev.Simulated {
 		t.Fatalf("attestation evidence extension: %+v %v", ev, err)
 	}
-	seen := map[string]bool{}
-	for i := 0; i < 12; i++ {
-		policy := ""
-		if i%4 == 3 {
-			policy = tst.OIDPolicyMLDSA
+
+	t.Run("both policies", func(t *testing.T) {
+		if res := issue(t, c, ""); !res.ECDSA || !res.MLDSA {
+			t.Fatalf("hybrid token: %+v", res)
 		}
-		body, data := request(t, c.HTTP.URL, policy)
-		opts := c.Options()
-		opts.Data, opts.RequirePQ = data, true
-		res, err := tsverify.VerifyResponse(body, opts)
-		if err != nil {
-			t.Fatalf("token %d: %v", i, err)
+		if res := issue(t, c, tst.OIDPolicyMLDSA); res.ECDSA || !res.MLDSA {
+			t.Fatalf("ML-DSA token: %+v", res)
 		}
-		if !res.MLDSA || res.ECDSA != (policy == "") {
-			t.Fatalf("token %d: %+v", i, res)
+	})
+
+	t.Run("every signer subset is used", func(t *testing.T) {
+		sets := map[string]bool{}
+		for i := 0; i < 80 && len(sets) < 10; i++ {
+			issue(t, c, "")
 		}
-	}
-	_ = seen
+		if _, err := audit.Verify(c.AuditPath, nil, func(r *audit.Record) error {
+			sets[string(r.Signers)] = true
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(sets) != 10 {
+			t.Fatalf("%d of the 10 signer subsets used", len(sets))
+		}
+	})
+
+	t.Run("lying oracle is excluded and named", func(t *testing.T) {
+		c.Clocks[1].SetOffset(time.Hour) // node 2 believes it is an hour later
+		for i := 0; i < 12; i++ {
+			issue(t, c, "")
+		}
+		h := c.Coordinator.Nodes()[1].Health()
+		if h.Failures == 0 && !h.Benched {
+			t.Fatalf("node 2 lied about time and was never blamed: %+v", h)
+		}
+		_, rep := readyz(t, c.HTTP.URL)
+		if rep.Nodes[1].LastFailure == "" {
+			t.Fatalf("/readyz does not name node 2's failure: %+v", rep.Nodes[1])
+		}
+		for i, n := range c.Coordinator.Nodes() {
+			if i != 1 && n.Health().Benched {
+				t.Fatalf("honest node %d set aside: %+v", i+1, n.Health())
+			}
+		}
+		c.Clocks[1].SetOffset(0)
+		// Node 2 comes back once its backoff ends and a session succeeds.
+		waitReady(t, c, 5)
+	})
+
+	t.Run("two oracles down", func(t *testing.T) {
+		c.Cancel[3]()
+		c.Cancel[4]()
+		c.Coordinator.Poll(context.Background())
+		for i := 0; i < 3; i++ {
+			res := issue(t, c, "")
+			if !res.ECDSA || !res.MLDSA {
+				t.Fatal("incomplete token")
+			}
+		}
+		code, rep := readyz(t, c.HTTP.URL)
+		if code != 200 || rep.ReadyN != 3 {
+			t.Fatalf("/readyz %d with 3 oracles: %+v", code, rep)
+		}
+	})
+
+	t.Run("three oracles down", func(t *testing.T) {
+		c.Cancel[2]()
+		c.Coordinator.Poll(context.Background())
+		body, _ := request(t, c.HTTP.URL, "")
+		_, err := tsverify.ParseResponse(body)
+		se, ok := err.(*tsverify.StatusError)
+		if !ok || se.Status != 2 || len(se.FailInfo) != 1 || se.FailInfo[0] != int(rfc3161.SystemFailure) {
+			t.Fatalf("with two oracles: %v", err)
+		}
+		if code, rep := readyz(t, c.HTTP.URL); code != 503 || rep.Ready {
+			t.Fatalf("/readyz %d with two oracles", code)
+		}
+	})
 	st := c.Coordinator.Stats()
-	t.Logf("sessions %d, ML-DSA attempts %d, presignatures %d, inline presigns %d, relayed %d bytes",
-		st.Sessions.Load(), st.MLDSAAttempts.Load(), st.Presignatures.Load(), st.InlinePresigns.Load(), st.RelayedBytes.Load())
+	t.Logf("sessions %d, ML-DSA attempts %d, retries %d, presignatures %d (inline %d), relayed %d bytes",
+		st.Sessions.Load(), st.MLDSAAttempts.Load(), st.Retries.Load(), st.Presignatures.Load(), st.InlinePresigns.Load(), st.RelayedBytes.Load())
 }

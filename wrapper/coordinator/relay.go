@@ -12,6 +12,18 @@ import (
 // parallel runs fn for every node of set concurrently and returns the
 // first error, naming the node.
 func parallel[T any](set []*Node, fn func(n *Node) (T, error)) ([]T, error) {
+	out, errs := parallelAll(set, fn)
+	for i, err := range errs {
+		if err != nil {
+			return out, &NodeError{Node: set[i].ID(), Err: err}
+		}
+	}
+	return out, nil
+}
+
+// parallelAll runs fn for every node of set concurrently and returns every
+// result and error.
+func parallelAll[T any](set []*Node, fn func(n *Node) (T, error)) ([]T, []error) {
 	out := make([]T, len(set))
 	errs := make([]error, len(set))
 	var wg sync.WaitGroup
@@ -23,12 +35,7 @@ func parallel[T any](set []*Node, fn func(n *Node) (T, error)) ([]T, error) {
 		}()
 	}
 	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return out, &NodeError{Node: set[i].ID(), Err: err}
-		}
-	}
-	return out, nil
+	return out, errs
 }
 
 // NodeError is a failure of one oracle.

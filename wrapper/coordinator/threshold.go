@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cc-tsa/cc-tsa/cvm/peer"
@@ -44,11 +45,11 @@ func (c *Coordinator) thresholdSession(ctx context.Context, set []*Node, f *wire
 			endSession(set, sid)
 		}
 	}()
-	begins, err := parallel(set, func(n *Node) (*wire.BeginResponse, error) {
+	begins, errs := parallelAll(set, func(n *Node) (*wire.BeginResponse, error) {
 		return n.Client.Begin(ctx, &wire.BeginRequest{Session: sid, Signers: signers, Fields: *f, Proposal: *prop, Presign: presign})
 	})
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+	if err := beginBlame(set, leader, errs); err != nil {
+		return nil, err
 	}
 	for i, b := range begins[1:] {
 		if !bytes.Equal(b.TSTInfo, begins[0].TSTInfo) || !bytes.Equal(b.MLDSASignedAttrs, begins[0].MLDSASignedAttrs) {
@@ -96,6 +97,33 @@ func (c *Coordinator) thresholdSession(ctx context.Context, set []*Node, f *wire
 		return nil, fmt.Errorf("coordinator: token failed verification before release: %w", err)
 	}
 	return &Issued{Token: tok, TSTInfo: tstInfo, Info: res.Info, Signers: signers, Attempts: attempts}, nil
+}
+
+// beginBlame turns the signers' Begin errors into one error naming the
+// node at fault. When every other signer refused the leader's proposal on
+// its own clock, the leader is blamed; a lone refuser is blamed itself.
+func beginBlame(set []*Node, leader *Node, errs []error) error {
+	var refusers []int
+	first := -1
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		var we *wire.Error
+		if errors.As(err, &we) && we.Code == wire.CodeRefused && set[i] != leader {
+			refusers = append(refusers, i)
+		}
+	}
+	if first < 0 {
+		return nil
+	}
+	if len(refusers) == len(set)-1 && len(set) > 2 && errs[slices.Index(set, leader)] == nil {
+		return &NodeError{Node: leader.ID(), Err: fmt.Errorf("every other signer refused its proposal: %w", errs[refusers[0]])}
+	}
+	return &NodeError{Node: set[first].ID(), Err: fmt.Errorf("begin: %w", errs[first])}
 }
 
 func endSession(set []*Node, sid wire.SessionID) {

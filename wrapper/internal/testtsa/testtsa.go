@@ -44,6 +44,13 @@ func (c *Clock) Now() clock.Reading {
 	return clock.Reading{Time: time.Now().Add(c.offset), Accuracy: 50 * time.Millisecond, Trusted: c.trusted, Source: "test clock"}
 }
 
+// SetOffset makes the clock run off by d.
+func (c *Clock) SetOffset(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset = d
+}
+
 // SetTrusted marks the clock trusted or not.
 func (c *Clock) SetTrusted(v bool) {
 	c.mu.Lock()
@@ -152,7 +159,7 @@ type Cluster struct {
 
 // StartCluster starts n oracles with threshold t, runs the ceremony, issues
 // certificates from the ceremony's CSRs and serves HTTP.
-func StartCluster(tb testing.TB, n, t int) *Cluster {
+func StartCluster(tb testing.TB, n, t int, opts ...func(*coordinator.Config)) *Cluster {
 	tb.Helper()
 	ctx, cancelAll := context.WithCancel(context.Background())
 	tb.Cleanup(cancelAll)
@@ -207,7 +214,11 @@ func StartCluster(tb testing.TB, n, t int) *Cluster {
 	if err := coordinator.InstallCertificates(ctx, nodes, installRequest(ec, mc)); err != nil {
 		tb.Fatal(err)
 	}
-	coord, err := coordinator.New(coordinator.Config{Nodes: nodes, Threshold: t, ECDSACert: ec, MLDSACert: mc, Logger: log})
+	ccfg := coordinator.Config{Nodes: nodes, Threshold: t, ECDSACert: ec, MLDSACert: mc, Logger: log}
+	for _, o := range opts {
+		o(&ccfg)
+	}
+	coord, err := coordinator.New(ccfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
