@@ -123,6 +123,10 @@ func (o *Oracle) Relay(req *wire.RelayRequest) (*wire.RelayResponse, error) {
 		return o.presignStep(req)
 	case wire.ProtoECDSAConfirm:
 		return o.confirmStep(req)
+	case wire.ProtoReshare:
+		return o.reshareStep(c, req)
+	case wire.ProtoPairSetup:
+		return o.pairSetupStep(req)
 	}
 	return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "unknown protocol"}
 }

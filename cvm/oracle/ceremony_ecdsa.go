@@ -305,7 +305,8 @@ func (o *Oracle) confirmStep(req *wire.RelayRequest) (*wire.RelayResponse, error
 		}
 		out := &outbox{o: o, kind: envECDSAConfirm, keyID: k.keyID, sid: req.Session, round: 1}
 		out.add(peer.Broadcast, share, false)
-		return out.response(nil)
+		keyID := k.ecdsa.KeyID()
+		return out.response(keyID[:])
 	case 2:
 		in := cryptobyte.String(req.Params)
 		var sigs [][]byte

@@ -46,6 +46,7 @@ type thresholdKeys struct {
 	mu      sync.Mutex
 	presigs map[wire.PresignID]*presigEntry
 	runs    map[wire.PresignID]*tecdsa.PresignSession
+	pairs   map[wire.PresignID]*tecdsa.PairSetup
 }
 
 type presigEntry struct {
@@ -63,6 +64,7 @@ func newThresholdKeys(self uint8, ms *mldsa.KeyShare, es *tecdsa.KeyShare, poolS
 		ecdsa: es, signer: signer, ecdsaPub: es.PublicKeyBytes(), mldsaPub: ms.PublicKey().Bytes(),
 		pool: make(chan *mldsa.Round1State, poolSize), stop: make(chan struct{}),
 		presigs: make(map[wire.PresignID]*presigEntry), runs: make(map[wire.PresignID]*tecdsa.PresignSession),
+		pairs: make(map[wire.PresignID]*tecdsa.PairSetup),
 	}
 	k.keyID = wire.ClusterKeyID(k.mldsaPub, k.ecdsaPub)
 	go k.fillPool()

@@ -94,6 +94,7 @@ type Clock struct {
 	poll    time.Duration
 	retry   time.Duration
 	dev     bool
+	source  string // sourceLabel of the platform's monotonic source
 
 	mu      sync.Mutex
 	closed  bool
@@ -209,14 +210,15 @@ func New(cfg Config) (*Clock, error) {
 		return nil, fmt.Errorf("trustedclock: %w", err)
 	}
 	c.anchor, c.quorum = a, q
-	log.Info("trusted clock created; untrusted until NTS syncs agree", "source", c.sourceLabel(plat.Label()), "quorum", q)
+	c.source = c.sourceLabel(plat.Label())
+	log.Info("trusted clock created; untrusted until NTS syncs agree", "source", c.source, "quorum", q)
 	return c, nil
 }
 
 // stateChanged runs (without health locks) on every health transition.
 func (c *Clock) stateChanged(from, to tsclock.State, reason string) {
 	if to == tsclock.Trusted {
-		c.log.Info("clock trusted", "source", c.sourceLabel(c.health.Platform().Label()))
+		c.log.Info("clock trusted", "source", c.source)
 	} else {
 		c.log.Warn("clock untrusted: refusing to time-stamp", "reason", reason)
 		select { // resynchronise at once rather than after a full poll
@@ -264,7 +266,11 @@ func (c *Clock) Now() cvmclock.Reading {
 	} else {
 		r, err = c.health.GenTime()
 	}
-	out := cvmclock.Reading{Accuracy: time.Duration(r.Error), Source: c.sourceLabel(r.Label)}
+	src := c.source
+	if r.Label != c.health.Platform().Label() {
+		src = c.sourceLabel(r.Label)
+	}
+	out := cvmclock.Reading{Accuracy: time.Duration(r.Error), Source: src}
 	if r.Time != 0 {
 		out.Time = time.Unix(0, r.Time)
 	}
@@ -368,7 +374,14 @@ func (c *Clock) SyncOnce(ctx context.Context) (*anchor.Report, error) {
 // describe summarises a sync round.
 func describe(rep *anchor.Report) string {
 	if rep.Err != nil {
-		return "failed: " + rep.Err.Error()
+		var b strings.Builder
+		b.WriteString("failed: " + rep.Err.Error())
+		for _, s := range rep.Sources {
+			if s.Err != nil {
+				fmt.Fprintf(&b, "; %s: %v", s.Name, s.Err)
+			}
+		}
+		return b.String()
 	}
 	iv := rep.Combined.Interval
 	return fmt.Sprintf("%d agreeing, offset %v ± %v", len(rep.Combined.Agreeing), time.Duration(iv.Mid()), time.Duration(iv.HalfWidth()))

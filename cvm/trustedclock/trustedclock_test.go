@@ -374,3 +374,36 @@ func TestRunRecoversAfterOutage(t *testing.T) {
 	cancel()
 	<-done
 }
+
+func BenchmarkNow(b *testing.B) {
+	d, err := nts.StartDevServer("127.0.0.1:0", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	c, err := New(Config{Servers: []string{d.KEAddr()}, Roots: d.Roots, Logger: quiet(), Development: true,
+		Health: tsclock.Config{AllowDevPlatform: true}, Platform: notSNP()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	for range 2 {
+		if _, err := c.SyncOnce(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("Now", func(b *testing.B) {
+		for b.Loop() {
+			if !c.Now().Trusted {
+				b.Fatal("untrusted")
+			}
+		}
+	})
+	b.Run("SyncOnce", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := c.SyncOnce(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -119,9 +119,11 @@ const (
 	ProtoECDSADKG     Protocol = 2 // ECDSA P-384 distributed key generation
 	ProtoECDSAPresign Protocol = 3 // ECDSA presigning (signing pools and key confirmation)
 	ProtoECDSAConfirm Protocol = 4 // ECDSA key confirmation signatures
+	ProtoReshare      Protocol = 5 // hand a replacement node its shares
+	ProtoPairSetup    Protocol = 6 // ECDSA pairwise OT setup with a replacement node
 )
 
-func (p Protocol) valid() bool { return p >= ProtoMLDSADKG && p <= ProtoECDSAConfirm }
+func (p Protocol) valid() bool { return p >= ProtoMLDSADKG && p <= ProtoPairSetup }
 
 func (p Protocol) String() string {
 	switch p {
@@ -133,6 +135,10 @@ func (p Protocol) String() string {
 		return "ECDSA presign"
 	case ProtoECDSAConfirm:
 		return "ECDSA confirm"
+	case ProtoReshare:
+		return "re-share"
+	case ProtoPairSetup:
+		return "ECDSA pair setup"
 	}
 	return "Protocol(?)"
 }

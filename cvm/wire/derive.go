@@ -13,6 +13,8 @@ const (
 	EnvECDSADKG     uint8 = 4
 	EnvECDSAPresign uint8 = 5
 	EnvECDSAConfirm uint8 = 6
+	EnvReshare      uint8 = 7
+	EnvPairSetup    uint8 = 8
 )
 
 // ClusterKeyID binds signing envelopes to one pair of threshold keys:

@@ -149,7 +149,7 @@ func RunCeremony(ctx context.Context, cfg CeremonyConfig) (*CeremonyResult, erro
 	}
 
 	progress("ECDSA key confirmation by every signer subset")
-	if err := c.confirmECDSA(ctx, nodes, res.ECDSAKeyID); err != nil {
+	if err := c.confirmECDSA(ctx, nodes); err != nil {
 		return nil, err
 	}
 
@@ -213,7 +213,7 @@ func newKeysOnly(nodes []*Node, threshold int, mldsaPub, ecdsaPub []byte, log *s
 
 // confirmECDSA has every signer subset sign its confirmation digest with
 // the new ECDSA key, then hands all signatures to every node.
-func (c *Coordinator) confirmECDSA(ctx context.Context, nodes []*Node, keyID [32]byte) error {
+func (c *Coordinator) confirmECDSA(ctx context.Context, nodes []*Node) error {
 	var sigs [][]byte
 	for _, subset := range tecdsa.Subsets() {
 		set := make([]*Node, len(subset))
@@ -231,7 +231,12 @@ func (c *Coordinator) confirmECDSA(ctx context.Context, nodes []*Node, keyID [32
 			return fmt.Errorf("key confirmation by %v: %w", subset, err)
 		}
 		shares := make([]*tecdsa.SignShare, len(set))
+		var keyID [32]byte
 		for i, r := range resps {
+			if len(r.Result) != len(keyID) || (i > 0 && !bytes.Equal(r.Result, keyID[:])) {
+				return &NodeError{Node: set[i].ID(), Err: errors.New("disagrees about the ECDSA key id")}
+			}
+			copy(keyID[:], r.Result)
 			if len(r.Outbound) != 1 {
 				return &NodeError{Node: set[i].ID(), Err: errors.New("no confirmation share")}
 			}

@@ -155,6 +155,7 @@ type Config struct {
 
 // Coordinator issues tokens. It is safe for concurrent use.
 type Coordinator struct {
+	nodesMu   sync.Mutex // guards cfg.Nodes, which Replace changes
 	cfg       Config
 	log       *slog.Logger
 	assembler *token.Assembler
@@ -235,7 +236,16 @@ func New(cfg Config) (*Coordinator, error) {
 func (c *Coordinator) threshold() bool { return len(c.cfg.Nodes) > 1 || c.cfg.Threshold > 1 }
 
 // Nodes returns the coordinator's nodes.
-func (c *Coordinator) Nodes() []*Node { return c.cfg.Nodes }
+func (c *Coordinator) Nodes() []*Node {
+	c.nodesMu.Lock()
+	defer c.nodesMu.Unlock()
+	return slices.Clone(c.cfg.Nodes)
+}
+
+func (c *Coordinator) ecdsaPubBytes() []byte {
+	b, _ := c.ecdsaPub.Bytes()
+	return b
+}
 
 // Threshold returns the number of signers per token.
 func (c *Coordinator) Threshold() int { return c.cfg.Threshold }
@@ -254,7 +264,7 @@ func (c *Coordinator) PoolLevel() int {
 // Poll refreshes every node's status once.
 func (c *Coordinator) Poll(ctx context.Context) {
 	var wg sync.WaitGroup
-	for _, n := range c.cfg.Nodes {
+	for _, n := range c.Nodes() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -294,7 +304,7 @@ func (c *Coordinator) Run(ctx context.Context, interval time.Duration) {
 // ReadyNodes returns the nodes that are ready to sign, in node-id order.
 func (c *Coordinator) ReadyNodes() []*Node {
 	var r []*Node
-	for _, n := range c.cfg.Nodes {
+	for _, n := range c.Nodes() {
 		if n.Ready() {
 			r = append(r, n)
 		}
@@ -387,7 +397,7 @@ func (c *Coordinator) blame(set []*Node, err error) uint8 {
 	} else if ne := (*NodeError)(nil); errors.As(err, &ne) {
 		id = ne.Node
 	}
-	for _, n := range c.cfg.Nodes {
+	for _, n := range c.Nodes() {
 		if n.ID() == id && id != 0 {
 			n.fail(err)
 		}

@@ -155,7 +155,57 @@ type Cluster struct {
 	Clocks   []*Clock
 	Cancel   []context.CancelFunc // stops oracle i's server
 	Ceremony *coordinator.CeremonyResult
+
+	ctx        context.Context
+	name       []byte
+	log        *slog.Logger
+	n, t, runs int
+	dir        string
 }
+
+// startOracle starts a fresh oracle process-equivalent for node id on a
+// new socket and returns a client for it. It replaces index id-1 of
+// Oracles, Clocks and Cancel.
+func (c *Cluster) startOracle(tb testing.TB, id int) *oracleclient.Client {
+	clk := &Clock{trusted: true}
+	o, err := oracle.New(oracle.Config{TSAName: c.name, Clock: clk, Logger: c.log, NodeID: uint8(id), Nodes: uint8(c.n), Threshold: uint8(c.t), MLDSAPool: 1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.runs++
+	addr := "unix:" + filepath.Join(c.dir, fmt.Sprintf("o%d-%d.sock", id, c.runs))
+	l, err := transport.Listen(addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	octx, cancel := context.WithCancel(c.ctx)
+	done := make(chan struct{})
+	go func() { o.Serve(octx, l); o.Stop(); close(done) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	cl, err := oracleclient.Dial(c.ctx, addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { cl.Close() })
+	if id <= len(c.Oracles) {
+		c.Oracles[id-1], c.Clocks[id-1], c.Cancel[id-1] = o, clk, cancel
+	} else {
+		c.Oracles, c.Clocks, c.Cancel = append(c.Oracles, o), append(c.Clocks, clk), append(c.Cancel, cancel)
+	}
+	return cl
+}
+
+// Replace starts new oracles for the given node ids and has the
+// coordinator hand them their shares.
+func (c *Cluster) Replace(tb testing.TB, ids ...int) error {
+	var reps []coordinator.Replacement
+	for _, id := range ids {
+		reps = append(reps, coordinator.Replacement{ID: uint8(id), Client: c.startOracle(tb, id)})
+	}
+	return c.Coordinator.Replace(c.ctx, reps, noAttestation, installRequest(c.ECDSACert, c.MLDSACert))
+}
+
+func noAttestation(*wire.Hello, [wire.NonceSize]byte) ([]byte, error) { return nil, nil }
 
 // StartCluster starts n oracles with threshold t, runs the ceremony, issues
 // certificates from the ceremony's CSRs and serves HTTP.
@@ -168,36 +218,16 @@ func StartCluster(tb testing.TB, n, t int, opts ...func(*coordinator.Config)) *C
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := &Cluster{}
+	c := &Cluster{ctx: ctx, name: name, log: log, n: n, t: t, dir: tb.TempDir()}
 	var nodes []*coordinator.Node
-	dir := tb.TempDir()
 	for i := 1; i <= n; i++ {
-		clk := &Clock{trusted: true}
-		o, err := oracle.New(oracle.Config{TSAName: name, Clock: clk, Logger: log, NodeID: uint8(i), Nodes: uint8(n), Threshold: uint8(t), MLDSAPool: 1})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		addr := "unix:" + filepath.Join(dir, fmt.Sprintf("o%d.sock", i))
-		l, err := transport.Listen(addr)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		octx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { o.Serve(octx, l); o.Stop(); close(done) }()
-		tb.Cleanup(func() { cancel(); <-done })
-		cl, err := oracleclient.Dial(ctx, addr)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { cl.Close() })
-		c.Oracles, c.Clocks, c.Cancel = append(c.Oracles, o), append(c.Clocks, clk), append(c.Cancel, cancel)
+		cl := c.startOracle(tb, i)
 		nodes = append(nodes, &coordinator.Node{Client: cl})
 	}
 	pollAll(ctx, nodes)
 	res, err := coordinator.RunCeremony(ctx, coordinator.CeremonyConfig{
 		Nodes: nodes, Threshold: t, Logger: log,
-		Attest: func(h *wire.Hello, nonce [wire.NonceSize]byte) ([]byte, error) { return nil, nil },
+		Attest: noAttestation,
 	})
 	if err != nil {
 		tb.Fatal(err)

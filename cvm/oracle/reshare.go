@@ -1,0 +1,244 @@
+package oracle
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"slices"
+
+	"github.com/cc-tsa/cc-tsa/cvm/wire"
+	tecdsa "github.com/cc-tsa/cc-tsa/dkg/ecdsa"
+	"github.com/cc-tsa/cc-tsa/dkg/mldsa"
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// reshareStep hands a replacement node its shares. Params: the target's
+// node id, then the Threshold helper ids (ascending). In step 1 every
+// helper sends the target, encrypted to its attested key, the ML-DSA
+// subset secrets the target belongs to and its ECDSA re-sharing
+// contribution; in step 2 the target assembles and checks its shares. The
+// public keys do not change.
+func (o *Oracle) reshareStep(c *ceremony, req *wire.RelayRequest) (*wire.RelayResponse, error) {
+	if len(req.Params) != 1+int(o.cfg.Threshold) {
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "re-share parameters"}
+	}
+	target, helpers := req.Params[0], req.Params[1:]
+	if target == 0 || target > o.cfg.Nodes || slices.Contains(helpers, target) || !slices.IsSorted(helpers) {
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("re-share of node %d by %v", target, helpers)}
+	}
+	var zero [32]byte
+	out := &outbox{o: o, kind: wire.EnvReshare, keyID: zero, sid: req.Session, round: uint16(req.Step)}
+	self := o.cfg.NodeID
+	switch {
+	case req.Step == 1 && self == target:
+		o.mu.Lock()
+		has := o.th != nil
+		o.mu.Unlock()
+		if has {
+			return nil, &wire.Error{Code: wire.CodeRefused, Message: "this oracle already holds keys"}
+		}
+		return out.response(nil)
+	case req.Step == 1 && slices.Contains(helpers, self):
+		k, err := o.keys()
+		if err != nil {
+			return nil, err
+		}
+		secrets, err := k.mldsa.SubsetSecretsFor(int(target) - 1)
+		if err != nil {
+			return nil, &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
+		}
+		contrib, err := k.ecdsa.ReshareContribution(req.Session, int(target), ecdsaSet(helpers))
+		if err != nil {
+			return nil, abortError(err)
+		}
+		cb, err := contrib.MarshalBinary()
+		if err != nil {
+			return nil, &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
+		}
+		var b cryptobyte.Builder
+		b.AddBytes(k.mldsaPub)
+		b.AddUint8(uint8(len(secrets)))
+		for i := range secrets {
+			b.AddUint8(secrets[i].Mask)
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(secrets[i].Secret) })
+			secrets[i].Zeroize()
+		}
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(cb) })
+		payload, err := b.Bytes()
+		if err != nil {
+			return nil, &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
+		}
+		out.add(target, rawMsg(payload), true)
+		resp, err := out.response(nil)
+		clear(payload)
+		o.log.Info("re-share contribution sent", "target", target)
+		return resp, err
+	case req.Step == 2 && self == target:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		in, err := o.openInbound(req.Inbound, wire.EnvReshare, zero, req.Session, 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(in) != len(helpers) {
+			return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("%d contributions from %d helpers", len(in), len(helpers))}
+		}
+		var pk []byte
+		var secrets []mldsa.SubsetSecret
+		var contribs []*tecdsa.ReshareContribution
+		defer func() {
+			for i := range secrets {
+				secrets[i].Zeroize()
+			}
+		}()
+		for _, m := range in {
+			if !m.direct || !slices.Contains(helpers, m.from) {
+				return nil, culprit(m.from, "re-share", fmt.Errorf("unexpected message"))
+			}
+			s := cryptobyte.String(m.data)
+			var p []byte
+			var count uint8
+			if !s.ReadBytes(&p, mldsa.PublicKeySize) || !s.ReadUint8(&count) {
+				return nil, culprit(m.from, "re-share", fmt.Errorf("malformed"))
+			}
+			if pk != nil && !bytes.Equal(pk, p) {
+				return nil, culprit(m.from, "re-share", fmt.Errorf("helpers disagree on the ML-DSA public key"))
+			}
+			pk = bytes.Clone(p)
+			for i := 0; i < int(count); i++ {
+				var mask uint8
+				var sec cryptobyte.String
+				if !s.ReadUint8(&mask) || !s.ReadUint16LengthPrefixed(&sec) {
+					return nil, culprit(m.from, "re-share", fmt.Errorf("malformed subset secret"))
+				}
+				secrets = append(secrets, mldsa.SubsetSecret{Mask: mask, Secret: bytes.Clone(sec)})
+			}
+			var cb cryptobyte.String
+			if !s.ReadUint16LengthPrefixed(&cb) || !s.Empty() {
+				return nil, culprit(m.from, "re-share", fmt.Errorf("malformed contribution"))
+			}
+			contrib := new(tecdsa.ReshareContribution)
+			if err := contrib.UnmarshalBinary(cb); err != nil {
+				return nil, culprit(m.from, "re-share", err)
+			}
+			contribs = append(contribs, contrib)
+			clear(m.data)
+		}
+		mpk, err := mldsa.ParsePublicKey(pk)
+		if err != nil {
+			return nil, &wire.Error{Code: wire.CodeRefused, Message: err.Error()}
+		}
+		ms, err := mldsa.AssembleShare(mpk, int(o.cfg.Threshold), int(o.cfg.Nodes), int(self)-1, secrets)
+		if err != nil {
+			return nil, &wire.Error{Code: wire.CodeRefused, Message: "assembling the ML-DSA share: " + err.Error()}
+		}
+		es, err := tecdsa.NewReplacementShare(int(self), contribs)
+		if err != nil {
+			ms.Zeroize()
+			return nil, abortError(err)
+		}
+		c.mldsaShare, c.ecdsaShare = ms, es
+		if err := o.installKeys(c); err != nil {
+			return nil, &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
+		}
+		o.log.Info("replacement shares assembled; pairwise ECDSA setups and key confirmation follow")
+		return out.response(append(bytes.Clone(pk), es.PublicKeyBytes()...))
+	case req.Step == 2 && slices.Contains(helpers, self):
+		return out.response(nil)
+	}
+	return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("re-share step %d for node %d", req.Step, self)}
+}
+
+// pairSetupStep runs the pairwise ECDSA OT setup between a replacement node
+// and one peer. Params: the two node ids, ascending. Steps 1-5 exchange one
+// message each way; step 6 installs the result.
+func (o *Oracle) pairSetupStep(req *wire.RelayRequest) (*wire.RelayResponse, error) {
+	k, err := o.keys()
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Params) != 2 || req.Params[0] >= req.Params[1] || !slices.Contains(req.Params, o.cfg.NodeID) {
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "pair setup parameters"}
+	}
+	peerID := req.Params[0]
+	if peerID == o.cfg.NodeID {
+		peerID = req.Params[1]
+	}
+	id := wire.PresignID(req.Session)
+	out := &outbox{o: o, kind: wire.EnvPairSetup, keyID: k.keyID, sid: req.Session, round: uint16(req.Step)}
+	var in *tecdsa.PairMessage
+	if req.Step > 1 {
+		msgs, err := o.openInbound(req.Inbound, wire.EnvPairSetup, k.keyID, req.Session, uint16(req.Step-1))
+		if err != nil {
+			k.dropPair(id)
+			return nil, err
+		}
+		if len(msgs) != 1 || msgs[0].from != peerID {
+			k.dropPair(id)
+			return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "pair setup expects one message from the peer"}
+		}
+		in = new(tecdsa.PairMessage)
+		if err := in.UnmarshalBinary(msgs[0].data); err != nil {
+			k.dropPair(id)
+			return nil, culprit(peerID, "pair setup", err)
+		}
+	}
+	switch {
+	case req.Step == 1:
+		ps, err := tecdsa.NewPairSetup(tecdsa.PairConfig{Self: int(o.cfg.NodeID), Peer: int(peerID), KeyID: k.ecdsa.KeyID(), SessionID: req.Session, Rand: rand.Reader})
+		if err != nil {
+			return nil, abortError(err)
+		}
+		msg, err := ps.Start()
+		if err != nil {
+			return nil, abortError(err)
+		}
+		k.mu.Lock()
+		k.pairs[id] = ps
+		k.mu.Unlock()
+		out.add(peerID, msg, msg.Confidential())
+	case req.Step <= 5:
+		ps := k.pair(id, false)
+		if ps == nil {
+			return nil, &wire.Error{Code: wire.CodeUnknownSession, Message: "no such pair setup"}
+		}
+		msg, err := ps.Next(in)
+		if err != nil {
+			k.dropPair(id)
+			return nil, abortError(err)
+		}
+		out.add(peerID, msg, msg.Confidential())
+	case req.Step == 6:
+		ps := k.pair(id, true)
+		if ps == nil {
+			return nil, &wire.Error{Code: wire.CodeUnknownSession, Message: "no such pair setup"}
+		}
+		res, err := ps.Finish(in)
+		if err != nil {
+			return nil, abortError(err)
+		}
+		if err := k.ecdsa.InstallPair(res); err != nil {
+			return nil, abortError(err)
+		}
+		o.log.Info("pairwise ECDSA setup installed", "peer", peerID)
+	default:
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "pair setup has six steps"}
+	}
+	return out.response(nil)
+}
+
+func (k *thresholdKeys) pair(id wire.PresignID, remove bool) *tecdsa.PairSetup {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	ps := k.pairs[id]
+	if remove {
+		delete(k.pairs, id)
+	}
+	return ps
+}
+
+func (k *thresholdKeys) dropPair(id wire.PresignID) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.pairs, id)
+}
