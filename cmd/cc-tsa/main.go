@@ -31,6 +31,7 @@ func commands() map[string]command {
 		"verify":  {"verify a time-stamp response or token", runVerify},
 		"bench":   {"load a TSA and report tokens/s and latency percentiles", runBench},
 		"audit":   {"verify the audit log (audit verify)", runAudit},
+		"attest":  {"fetch fresh attestation reports of every oracle and verify them", runAttest},
 	}
 }
 

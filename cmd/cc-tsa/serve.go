@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
@@ -241,9 +242,27 @@ func serveWrapper(ctx context.Context, p *wrapperParams, started func(addr strin
 	}
 	defer al.Close()
 	p.log.Info("audit log open", "path", p.auditPath, "head", al.Head().String())
-	srv := tsaserver.New(tsaserver.Config{
+	tcfg := tsaserver.Config{
 		Issuer: coord, CertsPEM: certs.Bytes(), Mode: p.mode, Simulated: p.simulated, Audit: al, Logger: p.log,
-	})
+	}
+	if p.threshold > 1 {
+		tcfg.Attest = coord.Hellos
+	}
+	if p.supervisor != nil {
+		install := installRequest(p.ecdsaCert, p.mldsaCert)
+		tcfg.Replace = func(ctx context.Context, id uint8) error {
+			p.supervisor.kill(int(id)) // it may be dead already
+			if err := p.supervisor.start(int(id), append([]string{"--id", strconv.Itoa(int(id))}, p.nodeFlags...)...); err != nil {
+				return err
+			}
+			nodes, _, err := connectOracles(ctx, []string{p.supervisor.addr(int(id))}, 15*time.Second)
+			if err != nil {
+				return err
+			}
+			return coord.Replace(ctx, []coordinator.Replacement{{ID: id, Client: nodes[0].Client}}, p.attest.check, install)
+		}
+	}
+	srv := tsaserver.New(tcfg)
 	l, err := net.Listen("tcp", p.listen)
 	if err != nil {
 		return err

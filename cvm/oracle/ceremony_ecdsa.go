@@ -320,6 +320,9 @@ func (o *Oracle) confirmStep(req *wire.RelayRequest) (*wire.RelayResponse, error
 		if err := k.ecdsa.ConfirmKey(sigs); err != nil {
 			return nil, abortError(err)
 		}
+		k.mu.Lock()
+		k.confirmSigs = sigs
+		k.mu.Unlock()
 		o.log.Info("ECDSA key confirmed by all signer subsets")
 		return &wire.RelayResponse{}, nil
 	}

@@ -64,6 +64,13 @@ func (o *Oracle) reshareStep(c *ceremony, req *wire.RelayRequest) (*wire.RelayRe
 			secrets[i].Zeroize()
 		}
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(cb) })
+		k.mu.Lock()
+		sigs := k.confirmSigs
+		k.mu.Unlock()
+		b.AddUint8(uint8(len(sigs)))
+		for _, sg := range sigs {
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(sg) })
+		}
 		payload, err := b.Bytes()
 		if err != nil {
 			return nil, &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
@@ -84,6 +91,7 @@ func (o *Oracle) reshareStep(c *ceremony, req *wire.RelayRequest) (*wire.RelayRe
 			return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("%d contributions from %d helpers", len(in), len(helpers))}
 		}
 		var pk []byte
+		var confirm [][]byte
 		var secrets []mldsa.SubsetSecret
 		var contribs []*tecdsa.ReshareContribution
 		defer func() {
@@ -114,8 +122,23 @@ func (o *Oracle) reshareStep(c *ceremony, req *wire.RelayRequest) (*wire.RelayRe
 				secrets = append(secrets, mldsa.SubsetSecret{Mask: mask, Secret: bytes.Clone(sec)})
 			}
 			var cb cryptobyte.String
-			if !s.ReadUint16LengthPrefixed(&cb) || !s.Empty() {
+			var nsigs uint8
+			if !s.ReadUint16LengthPrefixed(&cb) || !s.ReadUint8(&nsigs) {
 				return nil, culprit(m.from, "re-share", fmt.Errorf("malformed contribution"))
+			}
+			var sigs [][]byte
+			for i := 0; i < int(nsigs); i++ {
+				var sg cryptobyte.String
+				if !s.ReadUint16LengthPrefixed(&sg) {
+					return nil, culprit(m.from, "re-share", fmt.Errorf("malformed confirmation signatures"))
+				}
+				sigs = append(sigs, bytes.Clone(sg))
+			}
+			if !s.Empty() {
+				return nil, culprit(m.from, "re-share", fmt.Errorf("trailing bytes"))
+			}
+			if confirm == nil {
+				confirm = sigs
 			}
 			contrib := new(tecdsa.ReshareContribution)
 			if err := contrib.UnmarshalBinary(cb); err != nil {
@@ -137,11 +160,25 @@ func (o *Oracle) reshareStep(c *ceremony, req *wire.RelayRequest) (*wire.RelayRe
 			ms.Zeroize()
 			return nil, abortError(err)
 		}
+		// The ceremony's confirmation signatures are public and verified
+		// against the (unchanged) public key; the new pairwise setups are
+		// exercised by the coordinator before the node signs tokens.
+		if err := es.ConfirmKey(confirm); err != nil {
+			ms.Zeroize()
+			es.Zeroize()
+			return nil, &wire.Error{Code: wire.CodeRefused, Message: "helpers' key-confirmation signatures: " + err.Error()}
+		}
 		c.mldsaShare, c.ecdsaShare = ms, es
 		if err := o.installKeys(c); err != nil {
 			return nil, &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
 		}
-		o.log.Info("replacement shares assembled; pairwise ECDSA setups and key confirmation follow")
+		o.mu.Lock()
+		th := o.th
+		o.mu.Unlock()
+		th.mu.Lock()
+		th.confirmSigs = confirm
+		th.mu.Unlock()
+		o.log.Info("replacement shares assembled; pairwise ECDSA setups follow")
 		return out.response(append(bytes.Clone(pk), es.PublicKeyBytes()...))
 	case req.Step == 2 && slices.Contains(helpers, self):
 		return out.response(nil)

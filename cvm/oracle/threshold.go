@@ -47,6 +47,9 @@ type thresholdKeys struct {
 	presigs map[wire.PresignID]*presigEntry
 	runs    map[wire.PresignID]*tecdsa.PresignSession
 	pairs   map[wire.PresignID]*tecdsa.PairSetup
+	// confirmSigs are the ten key-confirmation signatures (public), kept to
+	// hand to a replacement node.
+	confirmSigs [][]byte
 }
 
 type presigEntry struct {

@@ -214,47 +214,9 @@ func newKeysOnly(nodes []*Node, threshold int, mldsaPub, ecdsaPub []byte, log *s
 // confirmECDSA has every signer subset sign its confirmation digest with
 // the new ECDSA key, then hands all signatures to every node.
 func (c *Coordinator) confirmECDSA(ctx context.Context, nodes []*Node) error {
-	var sigs [][]byte
-	for _, subset := range tecdsa.Subsets() {
-		set := make([]*Node, len(subset))
-		for i, id := range subset {
-			set[i] = nodes[id-1]
-		}
-		pid, err := c.presign(ctx, set)
-		if err != nil {
-			return fmt.Errorf("key confirmation: %w", err)
-		}
-		resps, err := parallel(set, func(n *Node) (*wire.RelayResponse, error) {
-			return n.Client.Relay(ctx, &wire.RelayRequest{Protocol: wire.ProtoECDSAConfirm, Session: pid, Step: 1, Params: ids(set)})
-		})
-		if err != nil {
-			return fmt.Errorf("key confirmation by %v: %w", subset, err)
-		}
-		shares := make([]*tecdsa.SignShare, len(set))
-		var keyID [32]byte
-		for i, r := range resps {
-			if len(r.Result) != len(keyID) || (i > 0 && !bytes.Equal(r.Result, keyID[:])) {
-				return &NodeError{Node: set[i].ID(), Err: errors.New("disagrees about the ECDSA key id")}
-			}
-			copy(keyID[:], r.Result)
-			if len(r.Outbound) != 1 {
-				return &NodeError{Node: set[i].ID(), Err: errors.New("no confirmation share")}
-			}
-			want := peer.Header{Kind: wire.EnvECDSAConfirm, KeyID: c.keyID, Session: pid, Round: 1, Sender: set[i].ID(), Receiver: peer.Broadcast}
-			p, err := openFrom(set[i], r.Outbound[0], want)
-			if err != nil {
-				return err
-			}
-			shares[i] = new(tecdsa.SignShare)
-			if err := shares[i].UnmarshalBinary(p); err != nil {
-				return &NodeError{Node: set[i].ID(), Err: err}
-			}
-		}
-		sig, err := tecdsa.Combine(c.ecdsaPub, tecdsa.ConfirmationDigest(keyID, subset), shares)
-		if err != nil {
-			return fmt.Errorf("key confirmation by %v: %w", subset, err)
-		}
-		sigs = append(sigs, sig)
+	sigs, err := c.confirmSubsets(ctx, nodes, tecdsa.Subsets())
+	if err != nil {
+		return err
 	}
 	var b cryptobyte.Builder
 	for _, s := range sigs {
@@ -267,6 +229,61 @@ func (c *Coordinator) confirmECDSA(ctx context.Context, nodes []*Node) error {
 		return fmt.Errorf("key confirmation: %w", err)
 	}
 	return nil
+}
+
+// confirmSubsets has each subset (node ids) presign and sign its
+// confirmation digest; Combine verifies each signature. It exercises every
+// pairwise OT setup inside the subsets.
+func (c *Coordinator) confirmSubsets(ctx context.Context, nodes []*Node, subsets [][]int) ([][]byte, error) {
+	byID := map[int]*Node{}
+	for _, n := range nodes {
+		byID[int(n.ID())] = n
+	}
+	var sigs [][]byte
+	for _, subset := range subsets {
+		set := make([]*Node, len(subset))
+		for i, id := range subset {
+			if set[i] = byID[id]; set[i] == nil {
+				return nil, fmt.Errorf("key confirmation: node %d is not available", id)
+			}
+		}
+		pid, err := c.presign(ctx, set)
+		if err != nil {
+			return nil, fmt.Errorf("key confirmation: %w", err)
+		}
+		resps, err := parallel(set, func(n *Node) (*wire.RelayResponse, error) {
+			return n.Client.Relay(ctx, &wire.RelayRequest{Protocol: wire.ProtoECDSAConfirm, Session: pid, Step: 1, Params: ids(set)})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("key confirmation by %v: %w", subset, err)
+		}
+		shares := make([]*tecdsa.SignShare, len(set))
+		var keyID [32]byte
+		for i, r := range resps {
+			if len(r.Result) != len(keyID) || (i > 0 && !bytes.Equal(r.Result, keyID[:])) {
+				return nil, &NodeError{Node: set[i].ID(), Err: errors.New("disagrees about the ECDSA key id")}
+			}
+			copy(keyID[:], r.Result)
+			if len(r.Outbound) != 1 {
+				return nil, &NodeError{Node: set[i].ID(), Err: errors.New("no confirmation share")}
+			}
+			want := peer.Header{Kind: wire.EnvECDSAConfirm, KeyID: c.keyID, Session: pid, Round: 1, Sender: set[i].ID(), Receiver: peer.Broadcast}
+			p, err := openFrom(set[i], r.Outbound[0], want)
+			if err != nil {
+				return nil, err
+			}
+			shares[i] = new(tecdsa.SignShare)
+			if err := shares[i].UnmarshalBinary(p); err != nil {
+				return nil, &NodeError{Node: set[i].ID(), Err: err}
+			}
+		}
+		sig, err := tecdsa.Combine(c.ecdsaPub, tecdsa.ConfirmationDigest(keyID, subset), shares)
+		if err != nil {
+			return nil, fmt.Errorf("key confirmation by %v: %w", subset, err)
+		}
+		sigs = append(sigs, sig)
+	}
+	return sigs, nil
 }
 
 // signCSRs has set sign both certification requests.
@@ -319,4 +336,27 @@ func (c *Coordinator) signCSRs(ctx context.Context, set []*Node) (mldsaCSR, ecds
 func InstallCertificates(ctx context.Context, nodes []*Node, req *wire.InstallRequest) error {
 	_, err := parallel(nodes, func(n *Node) (struct{}, error) { return struct{}{}, n.Client.Install(ctx, req) })
 	return err
+}
+
+// Hellos asks every reachable node for its identity and attestation
+// evidence bound to nonce (for GET /attest). Nodes that do not answer are
+// left out; it fails only if none answers.
+func (c *Coordinator) Hellos(ctx context.Context, nonce [wire.NonceSize]byte) ([]*wire.Hello, error) {
+	nodes := c.Nodes()
+	hellos, errs := parallelAll(nodes, func(n *Node) (*wire.Hello, error) { return n.Client.Hello(ctx, nonce) })
+	var out []*wire.Hello
+	var firstErr error
+	for i, h := range hellos {
+		if errs[i] != nil {
+			if firstErr == nil {
+				firstErr = &NodeError{Node: nodes[i].ID(), Err: errs[i]}
+			}
+			continue
+		}
+		out = append(out, h)
+	}
+	if len(out) == 0 {
+		return nil, firstErr
+	}
+	return out, nil
 }

@@ -155,7 +155,12 @@ func TestCluster(t *testing.T) {
 
 	t.Run("replace the two dead oracles", func(t *testing.T) {
 		before := c.Audit.Head().Count
-		if err := c.Replace(t, 4, 5); err != nil {
+		// One at a time: node 4 while node 5 is still dead, then node 5.
+		if err := c.Replace(t, 4); err != nil {
+			t.Fatal(err)
+		}
+		issue(t, c, "")
+		if err := c.Replace(t, 5); err != nil {
 			t.Fatal(err)
 		}
 		waitReady(t, c, 5)

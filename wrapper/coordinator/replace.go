@@ -61,9 +61,6 @@ func (c *Coordinator) Replace(ctx context.Context, reps []Replacement, check Att
 	}
 	all := append(slices.Clone(live), targets...)
 	slices.SortFunc(all, func(a, b *Node) int { return int(a.ID()) - int(b.ID()) })
-	if len(all) != len(c.Nodes()) {
-		return fmt.Errorf("coordinator: %d nodes after replacement, want %d", len(all), len(c.Nodes()))
-	}
 	hellos, nonce, _, err := Attest(ctx, all, check)
 	if err != nil {
 		return err
@@ -106,8 +103,19 @@ func (c *Coordinator) Replace(ctx context.Context, reps []Replacement, check Att
 			}
 		}
 	}
-	if err := c.confirmECDSA(ctx, all); err != nil {
-		return fmt.Errorf("confirming the key after replacement: %w", err)
+	// Exercise every new pairwise setup: each live signer subset that
+	// contains a replacement signs its confirmation digest.
+	var exercise [][]int
+	for _, s := range subsets(all, c.cfg.Threshold) {
+		for _, t := range targets {
+			if slices.Contains(s, t) {
+				exercise = append(exercise, intIDs(s))
+				break
+			}
+		}
+	}
+	if _, err := c.confirmSubsets(ctx, all, exercise); err != nil {
+		return fmt.Errorf("exercising the replacement's pairwise setups: %w", err)
 	}
 	if err := InstallCertificates(ctx, targets, install); err != nil {
 		return err
@@ -130,4 +138,12 @@ func (c *Coordinator) Replace(ctx context.Context, reps []Replacement, check Att
 		c.log.Info("node replaced", "node", t.ID())
 	}
 	return nil
+}
+
+func intIDs(set []*Node) []int {
+	out := make([]int, len(set))
+	for i, n := range set {
+		out[i] = int(n.ID())
+	}
+	return out
 }

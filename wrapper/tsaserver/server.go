@@ -7,6 +7,7 @@ package tsaserver
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,6 +49,12 @@ type Config struct {
 	// token whose record cannot be made durable is not released.
 	Audit  *audit.Log
 	Logger *slog.Logger
+	// Attest, if not nil, serves GET /attest?nonce=HEX: every oracle's
+	// identity and fresh attestation evidence for the caller's nonce.
+	Attest func(ctx context.Context, nonce [wire.NonceSize]byte) ([]*wire.Hello, error)
+	// Replace, if not nil, serves POST /admin/replace?node=N to clients on
+	// the loopback interface only: replace a dead oracle (development).
+	Replace func(ctx context.Context, node uint8) error
 	// Registry receives the metrics; nil creates a new registry.
 	Registry *prometheus.Registry
 }
@@ -111,6 +118,12 @@ func New(cfg Config) *Server {
 	})
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if cfg.Attest != nil {
+		s.mux.HandleFunc("GET /attest", s.handleAttest)
+	}
+	if cfg.Replace != nil {
+		s.mux.HandleFunc("POST /admin/replace", s.handleReplace)
+	}
 	return s
 }
 
@@ -326,4 +339,55 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(rep)
+}
+
+// AttestedNode is one oracle in the /attest body.
+type AttestedNode struct {
+	Node        uint8  `json:"node"`
+	Attestation string `json:"attestation"`
+	Identity    []byte `json:"identity"` // peer.PublicKeys encoding
+	Evidence    []byte `json:"evidence"` // attest.Evidence encoding
+}
+
+func (s *Server) handleAttest(w http.ResponseWriter, r *http.Request) {
+	raw, err := hex.DecodeString(r.URL.Query().Get("nonce"))
+	if err != nil || len(raw) != wire.NonceSize {
+		http.Error(w, fmt.Sprintf("nonce must be %d bytes of hex", wire.NonceSize), http.StatusBadRequest)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	hellos, err := s.cfg.Attest(ctx, [wire.NonceSize]byte(raw))
+	if err != nil {
+		http.Error(w, "attestation failed: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	out := make([]AttestedNode, 0, len(hellos))
+	for _, h := range hellos {
+		out = append(out, AttestedNode{Node: h.NodeID, Attestation: h.Attestation.String(), Identity: h.Identity, Evidence: h.Evidence})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
+}
+
+func (s *Server) handleReplace(w http.ResponseWriter, r *http.Request) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		http.Error(w, "administration is allowed from the loopback interface only", http.StatusForbidden)
+		return
+	}
+	id, err := strconv.Atoi(r.URL.Query().Get("node"))
+	if err != nil || id < 1 || id > 6 {
+		http.Error(w, "node must be a node id", http.StatusBadRequest)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Minute)
+	defer cancel()
+	if err := s.cfg.Replace(ctx, uint8(id)); err != nil {
+		s.log.Error("node replacement failed", "node", id, "err", err)
+		http.Error(w, "replacement failed: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	s.log.Info("node replaced", "node", id)
+	io.WriteString(w, fmt.Sprintf("node %d replaced\n", id))
 }
