@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -250,24 +251,11 @@ func writeDevFiles(dir string, ca *devca.CA, ecdsaCert, mldsaCert *x509.Certific
 		"tsa-mldsa.pem": devca.CertPEM(mldsaCert),
 	}
 	if res != nil {
-		j, err := json.MarshalIndent(map[string]any{
-			"transcript_hash":          hex.EncodeToString(res.TranscriptHash[:]),
-			"launch_measurement":       hex.EncodeToString(res.Measurement),
-			"attestation":              "SIMULATED SEV-SNP",
-			"mldsa_public_key":         hex.EncodeToString(res.MLDSAPublicKey),
-			"ecdsa_public_key":         hex.EncodeToString(res.ECDSAPublicKey),
-			"mldsa_dkg_transcript":     hex.EncodeToString(res.MLDSATranscript[:]),
-			"ecdsa_key_id":             hex.EncodeToString(res.ECDSAKeyID[:]),
-			"nodes":                    len(res.Hellos),
-			"certification_requests":   []string{"mldsa.csr", "ecdsa.csr"},
-			"certificates_issued_from": "the CSRs, each signed by its threshold key",
-		}, "", "  ")
-		if err != nil {
+		files["mldsa.csr"] = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: res.MLDSACSR})
+		files["ecdsa.csr"] = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: res.ECDSACSR})
+		if err := writeCeremonyJSON(filepath.Join(dir, "ceremony.json"), res, "SIMULATED SEV-SNP"); err != nil {
 			return err
 		}
-		files["ceremony.json"] = append(j, '\n')
-		files["mldsa.csr"] = res.MLDSACSR
-		files["ecdsa.csr"] = res.ECDSACSR
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
@@ -286,4 +274,23 @@ func installRequest(ec, mc *x509.Certificate) *wire.InstallRequest {
 		return wire.CertInfo{Certificate: c.Raw, Issuer: c.RawIssuer, Serial: s}
 	}
 	return &wire.InstallRequest{ECDSA: ref(ec), MLDSA: ref(mc)}
+}
+
+// writeCeremonyJSON writes the public record of a key ceremony.
+func writeCeremonyJSON(path string, res *coordinator.CeremonyResult, attestation string) error {
+	j, err := json.MarshalIndent(map[string]any{
+		"transcript_hash":        hex.EncodeToString(res.TranscriptHash[:]),
+		"launch_measurement":     hex.EncodeToString(res.Measurement),
+		"attestation":            attestation,
+		"nodes":                  len(res.Hellos),
+		"mldsa_public_key":       hex.EncodeToString(res.MLDSAPublicKey),
+		"ecdsa_public_key":       hex.EncodeToString(res.ECDSAPublicKey),
+		"mldsa_dkg_transcript":   hex.EncodeToString(res.MLDSATranscript[:]),
+		"ecdsa_key_id":           hex.EncodeToString(res.ECDSAKeyID[:]),
+		"certification_requests": []string{"mldsa.csr", "ecdsa.csr"},
+	}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(j, '\n'), 0o644)
 }

@@ -24,14 +24,15 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"dev":     {"start a local TSA: oracle processes, development CA, HTTP service", runDev},
-		"serve":   {"serve RFC 3161 over HTTP, signing with running oracles", runServe},
-		"node":    {"run one signing oracle", runNode},
-		"request": {"request a time-stamp token", runRequest},
-		"verify":  {"verify a time-stamp response or token", runVerify},
-		"bench":   {"load a TSA and report tokens/s and latency percentiles", runBench},
-		"audit":   {"verify the audit log (audit verify)", runAudit},
-		"attest":  {"fetch fresh attestation reports of every oracle and verify them", runAttest},
+		"dev":      {"start a local TSA: oracle processes, development CA, HTTP service", runDev},
+		"serve":    {"serve RFC 3161 over HTTP, signing with running oracles", runServe},
+		"node":     {"run one signing oracle", runNode},
+		"request":  {"request a time-stamp token", runRequest},
+		"verify":   {"verify a time-stamp response or token", runVerify},
+		"bench":    {"load a TSA and report tokens/s and latency percentiles", runBench},
+		"audit":    {"verify the audit log (audit verify)", runAudit},
+		"attest":   {"fetch fresh attestation reports of every oracle and verify them", runAttest},
+		"ceremony": {"run the key ceremony on running oracles and write the CSRs", runCeremony},
 	}
 }
 

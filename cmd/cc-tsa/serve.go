@@ -34,6 +34,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mldsaFile := fs.String("mldsa-cert", "", "PEM file: the ML-DSA-65 TSA certificate")
 	caFile := fs.String("ca", "", "PEM file of trust anchors to publish at /certs (optional)")
 	auditPath := fs.String("audit-log", "", "append-only audit log; every token is recorded here before it is sent (required)")
+	attestKind := fs.String("attest", "sev-snp", "attestation the oracles must present (threshold clusters): sev-snp or simulated")
+	measurement := fs.String("measurement", "", "pinned launch measurement (hex) of the oracle image (threshold clusters)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -69,6 +71,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	var att *attestation
+	if *threshold > 1 {
+		if att, err = newAttestation(*attestKind, *measurement, 0, false); err != nil {
+			return err
+		}
+		// Learn and check every oracle's attested identity: the
+		// coordinator relays envelopes signed with those keys.
+		if _, _, _, err := coordinator.Attest(ctx, nodes, att.check); err != nil {
+			return fmt.Errorf("attesting the oracles: %w", err)
+		}
+		for _, st := range statuses {
+			if st.State == wire.StateCeremony && st.ECDSAPublicKey == nil {
+				return fmt.Errorf("oracle %d has no keys: run cc-tsa ceremony first", st.NodeID)
+			}
+		}
+	}
 	if err := installCerts(ctx, nodes, statuses, ecdsaChain[0], mldsaChain[0]); err != nil {
 		return err
 	}
@@ -76,7 +94,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		listen: *listen, nodes: nodes, threshold: *threshold,
 		ecdsaCert: ecdsaChain[0], intermediates: ecdsaChain[1:], mldsaCert: mldsaChain[0], roots: roots,
 		mode: modeLabel(statuses), simulated: statuses[0].Attestation == wire.AttestationSimulated, log: log,
-		auditPath: *auditPath,
+		auditPath: *auditPath, attest: att,
 	}, nil)
 }
 
