@@ -29,12 +29,16 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	nodes := fs.Int("nodes", 5, "number of oracles (3-of-5 is the product; 1 and 1 is the single-oracle development mode)")
 	threshold := fs.Int("threshold", 3, "signers per token")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	nts := addNTSFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
 		return err
+	}
+	if len(nts.servers) > 0 && nts.caFile == "" {
+		return usagef("--nts needs --nts-ca")
 	}
 	switch {
 	case *nodes == 1 && *threshold == 1:
@@ -54,6 +58,22 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer cancel()
 	sup := &supervisor{dir: abs, logLevel: *logLevel, log: log, stderr: stderr}
 	defer sup.stopAll()
+	// Trusted time: the oracles reach it through the real NTS client path,
+	// from the given servers or from a development NTS server on loopback
+	// that serves this host's clock.
+	if len(nts.servers) == 0 {
+		addr, ca, stop, err := startDevNTS(ctx, abs, log)
+		if err != nil {
+			return fmt.Errorf("starting the development NTS server: %w", err)
+		}
+		defer stop()
+		sup.timeFlags = []string{"--nts", addr, "--nts-ca", ca, "--nts-dev"}
+	} else {
+		for _, s := range nts.servers {
+			sup.timeFlags = append(sup.timeFlags, "--nts", s)
+		}
+		sup.timeFlags = append(sup.timeFlags, "--nts-ca", nts.caFile)
+	}
 	if *nodes == 1 {
 		return runDevSingle(ctx, sup, *listen, stdout, log)
 	}
@@ -62,10 +82,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 // supervisor starts and stops the oracle processes of development mode.
 type supervisor struct {
-	dir      string
-	logLevel string
-	log      *slog.Logger
-	stderr   io.Writer
+	dir       string
+	logLevel  string
+	timeFlags []string // --nts flags for every oracle
+	log       *slog.Logger
+	stderr    io.Writer
 
 	mu    sync.Mutex
 	procs map[int]*exec.Cmd
@@ -82,7 +103,8 @@ func (s *supervisor) start(id int, extra ...string) error {
 	if err != nil {
 		return fmt.Errorf("finding own executable to start oracles: %w", err)
 	}
-	args := append([]string{"node", "--listen", s.addr(id), "--log-level", s.logLevel}, extra...)
+	args := append([]string{"node", "--listen", s.addr(id), "--log-level", s.logLevel}, s.timeFlags...)
+	args = append(args, extra...)
 	cmd := exec.Command(self, args...)
 	cmd.Stdout, cmd.Stderr = s.stderr, s.stderr
 	if err := cmd.Start(); err != nil {
@@ -142,7 +164,7 @@ func (s *supervisor) stopAll() {
 }
 
 func runDevSingle(ctx context.Context, sup *supervisor, listen string, stdout io.Writer, log *slog.Logger) error {
-	log.Warn("DEVELOPMENT MODE: one oracle holds whole keys (NOT THRESHOLD), time from the unverified host clock, no attestation")
+	log.Warn("DEVELOPMENT MODE: one oracle holds whole keys (NOT THRESHOLD), no attestation")
 	if err := sup.start(1); err != nil {
 		return err
 	}
@@ -176,7 +198,7 @@ func runDevSingle(ctx context.Context, sup *supervisor, listen string, stdout io
 }
 
 func runDevCluster(ctx context.Context, sup *supervisor, listen string, n, t int, stdout io.Writer, log *slog.Logger) error {
-	log.Warn("DEVELOPMENT MODE: oracles are local processes and their SEV-SNP attestation is SIMULATED; time comes from the unverified host clock")
+	log.Warn("DEVELOPMENT MODE: oracles are local processes and their SEV-SNP attestation is SIMULATED")
 	nodeFlags := []string{"--nodes", strconv.Itoa(n), "--threshold", strconv.Itoa(t), "--attest", "simulated",
 		"--tsa-cn", fmt.Sprintf("CC-TSA development TSA (%d-of-%d threshold, SIMULATED SEV-SNP)", t, n)}
 	var addrs []string

@@ -33,6 +33,7 @@ func commands() map[string]command {
 		"audit":    {"verify the audit log (audit verify)", runAudit},
 		"attest":   {"fetch fresh attestation reports of every oracle and verify them", runAttest},
 		"ceremony": {"run the key ceremony on running oracles and write the CSRs", runCeremony},
+		"time":     {"measure a server's clock over NTS (time probe)", runTime},
 	}
 }
 

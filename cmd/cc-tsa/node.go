@@ -21,7 +21,8 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	listen := fs.String("listen", "unix:cc-tsa-node.sock", "where to listen: unix:PATH (development) or vsock:PORT (in a CVM)")
 	cn := fs.String("tsa-cn", "CC-TSA development TSA (single oracle, NOT THRESHOLD)", "common name of the TSA, written into every token")
 	org := fs.String("tsa-org", "CC-TSA", "organisation of the TSA, written into every token")
-	accuracy := fs.Duration("host-clock-accuracy", time.Second, "accuracy claimed for the unverified host clock")
+	accuracy := fs.Duration("host-clock-accuracy", time.Second, "accuracy claimed for the unverified host clock (only without --nts, development only)")
+	nts := addNTSFlags(fs)
 	id := fs.Uint("id", 0, "this oracle's node id (1..nodes) in a threshold cluster; 0: single-oracle development mode")
 	nodes := fs.Uint("nodes", 0, "cluster size")
 	threshold := fs.Uint("threshold", 0, "signers per token")
@@ -44,7 +45,21 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return usagef("TSA name: %v", err)
 	}
-	cfg := oracle.Config{TSAName: name, Clock: clock.Host{Accuracy: *accuracy}, Logger: log}
+	var clk clock.Clock = clock.Host{Accuracy: *accuracy}
+	switch {
+	case len(nts.servers) > 0:
+		tc, err := newNodeClock(ctx, nts.servers, nts.caFile, nodeClockOptions{DevServer: nts.dev, DevPlatform: *id == 0 || *attestKind == "simulated"}, log)
+		if err != nil {
+			return err
+		}
+		defer tc.Close()
+		clk = tc
+	case *id != 0 && *attestKind == "sev-snp":
+		return usagef("a production oracle needs trusted time: give --nts servers and --nts-ca")
+	default:
+		log.Warn("no --nts servers: time comes from the unverified host clock (development only)")
+	}
+	cfg := oracle.Config{TSAName: name, Clock: clk, Logger: log}
 	if *id != 0 {
 		if *nodes < 2 || *nodes > 6 || *threshold < 2 || *threshold > *nodes || *id > *nodes {
 			return usagef("--id %d --nodes %d --threshold %d: want 2 ≤ threshold ≤ nodes ≤ 6 and 1 ≤ id ≤ nodes", *id, *nodes, *threshold)
@@ -67,7 +82,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", *listen, err)
 	}
-	log.Info("oracle listening", "addr", *listen, "clock", clock.HostSource)
+	log.Info("oracle listening", "addr", *listen, "clock", clk.Now().Source)
 	err = o.Serve(ctx, l)
 	o.Stop()
 	log.Info("oracle stopped")

@@ -310,8 +310,22 @@ func (o *Oracle) Propose(f *wire.TokenFields) (*wire.Proposal, error) {
 		Serial:         serial,
 		GenTimeUnix:    t.Unix(),
 		GenTimeNanos:   uint32(t.Nanosecond()),
-		AccuracyMicros: ceilMicros(r.Accuracy),
+		AccuracyMicros: o.proposedAccuracy(r.Accuracy),
 	}, nil
+}
+
+// proposedAccuracy is the accuracy a leader claims. A single oracle claims
+// its own bound. A threshold leader claims twice its bound (at least 1 ms
+// more), rounded up to whole milliseconds: every signer refuses a claim
+// tighter than its own bound, and the peers' bounds differ a little from
+// the leader's. A wider bound is still an honest one.
+func (o *Oracle) proposedAccuracy(bound time.Duration) uint64 {
+	if o.whole != nil {
+		return ceilMicros(bound)
+	}
+	a := max(2*bound, bound+time.Millisecond)
+	a = (a + time.Millisecond - 1) / time.Millisecond * time.Millisecond
+	return min(ceilMicros(a), wire.MaxAccuracyMicros)
 }
 
 // checkProposalTime applies a signer's time check to a proposal: genTime

@@ -274,3 +274,18 @@ func transcriptMessage(digest []byte) []byte {
 	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(digest) })
 	return b.BytesOrPanic()
 }
+
+// Decode decodes an envelope and checks that its header is want, without
+// checking the signature or decrypting. It is for a relay (the coordinator)
+// that needs a payload but whose trust does not depend on it: the oracles
+// authenticate every message they act on.
+func Decode(raw []byte, want Header) ([]byte, error) {
+	var e Envelope
+	if err := e.Unmarshal(raw); err != nil {
+		return nil, err
+	}
+	if e.Header != want || e.Encrypted {
+		return nil, fmt.Errorf("%w: header %+v does not match the expected %+v", ErrAuth, e.Header, want)
+	}
+	return e.Payload, nil
+}

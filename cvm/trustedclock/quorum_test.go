@@ -86,7 +86,7 @@ func TestQuorumOutvotesLiarAndCountsFailures(t *testing.T) {
 	liar := ca.server(t, 3, 30*time.Second)
 	servers := []string{honest1.KEAddr(), honest2.KEAddr(), liar.KEAddr()}
 	c, err := New(Config{
-		Servers: servers, Roots: ca.pool, Logger: quiet(), QueryTimeout: 300 * time.Millisecond,
+		Servers: servers, Roots: ca.pool, Logger: quiet(), QueryTimeout: 300 * time.Millisecond, AccuracyQuantum: time.Microsecond,
 		Health: tsclock.Config{AllowDevPlatform: true}, Platform: notSNP(),
 	})
 	if err != nil {

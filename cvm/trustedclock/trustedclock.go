@@ -34,6 +34,8 @@ const (
 	DefaultRetry = 2 * time.Second
 	// DefaultQueryTimeout bounds one NTS query (NTS-KE plus NTP exchange).
 	DefaultQueryTimeout = 5 * time.Second
+	// DefaultAccuracyQuantum is the default Config.AccuracyQuantum.
+	DefaultAccuracyQuantum = 10 * time.Millisecond
 	// NoPeersSelfTaintPeriod is the self-taint period used when no cross-node
 	// check feeds the clock (see Config.Health).
 	NoPeersSelfTaintPeriod = 24 * time.Hour
@@ -60,6 +62,13 @@ type Config struct {
 	Poll, Retry time.Duration
 	// QueryTimeout bounds one NTS query (default DefaultQueryTimeout).
 	QueryTimeout time.Duration
+	// AccuracyQuantum: Now rounds the error bound up to a multiple of this
+	// (default DefaultAccuracyQuantum; time.Microsecond for the exact bound
+	// in RFC 3161 units). Rounding up keeps the bound honest and makes the
+	// nodes of a cluster, whose bounds grow with the time since their own
+	// last sync, report equal accuracies: a signer refuses a proposal whose
+	// accuracy is tighter than its own bound.
+	AccuracyQuantum time.Duration
 	// Development marks the servers as a development time source (the
 	// loopback server of `cc-tsa dev` serving the host clock); the clock's
 	// Source then says so.
@@ -94,6 +103,7 @@ type Clock struct {
 	poll    time.Duration
 	retry   time.Duration
 	dev     bool
+	quantum time.Duration
 	source  string // sourceLabel of the platform's monotonic source
 
 	mu      sync.Mutex
@@ -126,7 +136,7 @@ func New(cfg Config) (*Clock, error) {
 		}
 		seen[s] = true
 	}
-	if cfg.Poll < 0 || cfg.Retry < 0 || cfg.QueryTimeout < 0 {
+	if cfg.Poll < 0 || cfg.Retry < 0 || cfg.QueryTimeout < 0 || cfg.AccuracyQuantum < 0 {
 		return nil, errors.New("trustedclock: negative period")
 	}
 	if cfg.Poll == 0 {
@@ -138,6 +148,9 @@ func New(cfg Config) (*Clock, error) {
 	cfg.Retry = min(cfg.Retry, cfg.Poll)
 	if cfg.QueryTimeout == 0 {
 		cfg.QueryTimeout = DefaultQueryTimeout
+	}
+	if cfg.AccuracyQuantum == 0 {
+		cfg.AccuracyQuantum = DefaultAccuracyQuantum
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -167,6 +180,7 @@ func New(cfg Config) (*Clock, error) {
 		poll:    cfg.Poll,
 		retry:   cfg.Retry,
 		dev:     cfg.Development,
+		quantum: cfg.AccuracyQuantum,
 		changed: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 	}
@@ -249,8 +263,8 @@ func (c *Clock) sourceLabel(monoLabel string) string {
 
 // Now returns the current reading. It is Trusted only while the health state
 // machine is trusted and the clock is open; Accuracy is the current error
-// bound; Source names the servers and the monotonic source and, while
-// untrusted, why. Successive trusted readings are strictly increasing
+// bound rounded up to Config.AccuracyQuantum; Source names the servers and
+// the monotonic source and, while untrusted, why. Successive trusted readings are strictly increasing
 // (by at least 1 µs).
 func (c *Clock) Now() cvmclock.Reading {
 	c.mu.Lock()
@@ -270,7 +284,7 @@ func (c *Clock) Now() cvmclock.Reading {
 	if r.Label != c.health.Platform().Label() {
 		src = c.sourceLabel(r.Label)
 	}
-	out := cvmclock.Reading{Accuracy: time.Duration(r.Error), Source: src}
+	out := cvmclock.Reading{Accuracy: roundUp(time.Duration(r.Error), c.quantum), Source: src}
 	if r.Time != 0 {
 		out.Time = time.Unix(0, r.Time)
 	}
@@ -287,6 +301,14 @@ func (c *Clock) Now() cvmclock.Reading {
 		out.Trusted = true
 	}
 	return out
+}
+
+// roundUp rounds d > 0 up to a multiple of q.
+func roundUp(d, q time.Duration) time.Duration {
+	if d <= 0 || q <= 1 {
+		return d
+	}
+	return (d + q - 1) / q * q
 }
 
 // Status is a snapshot for status pages.

@@ -42,8 +42,10 @@ func devClock(t *testing.T, d *nts.DevServer, mod func(*Config)) *Clock {
 		Logger:       quiet(),
 		Development:  true,
 		QueryTimeout: 300 * time.Millisecond, // protocol deadline for fault rounds, not a test bound
-		Health:       tsclock.Config{AllowDevPlatform: true},
-		Platform:     notSNP(),
+		// The exact bound, so that checks against the host clock are tight.
+		AccuracyQuantum: time.Microsecond,
+		Health:          tsclock.Config{AllowDevPlatform: true},
+		Platform:        notSNP(),
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -406,4 +408,29 @@ func BenchmarkNow(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestAccuracyQuantum(t *testing.T) {
+	d := devServer(t)
+	exact := devClock(t, d, func(cfg *Config) { cfg.AccuracyQuantum = time.Microsecond })
+	coarse := devClock(t, d, func(cfg *Config) { cfg.AccuracyQuantum = 0 })
+	for _, c := range []*Clock{exact, coarse} {
+		mustSync(t, c)
+		mustSync(t, c)
+	}
+	re, rc := exact.Now(), coarse.Now()
+	if rc.Accuracy != DefaultAccuracyQuantum || re.Accuracy >= DefaultAccuracyQuantum || re.Accuracy <= 0 {
+		t.Fatalf("exact %v, coarse %v", re.Accuracy, rc.Accuracy)
+	}
+	// The rounded bound is never below the health machine's bound.
+	if b := time.Duration(coarse.Health().Read().Error); rc.Accuracy < b {
+		t.Fatalf("rounded %v below bound %v", rc.Accuracy, b)
+	}
+	for _, tc := range []struct{ d, q, want time.Duration }{
+		{1, 10, 10}, {10, 10, 10}, {11, 10, 20}, {0, 10, 0}, {7, 1, 7}, {7, 0, 7},
+	} {
+		if got := roundUp(tc.d, tc.q); got != tc.want {
+			t.Errorf("roundUp(%v, %v) = %v", tc.d, tc.q, got)
+		}
+	}
 }

@@ -80,12 +80,18 @@ func (c *Client) readLoop() {
 		c.mu.Lock()
 		ch, ok := c.pending[f.ID]
 		delete(c.pending, f.ID)
+		issued := f.ID != 0 && f.ID <= c.nextID
 		c.mu.Unlock()
-		if !ok {
-			c.fail(fmt.Errorf("%w: response for unknown request id %d", ErrClosed, f.ID))
+		switch {
+		case ok:
+			ch <- f
+		case issued:
+			// The caller gave up on this request (its context ended);
+			// the late answer is dropped.
+		default:
+			c.fail(fmt.Errorf("%w: response for request id %d, which was never sent", ErrClosed, f.ID))
 			return
 		}
-		ch <- f
 	}
 }
 

@@ -1,0 +1,35 @@
+package coordinator_test
+
+import (
+	"context"
+	"crypto/sha512"
+	"testing"
+
+	"github.com/cc-tsa/cc-tsa/cvm/wire"
+	"github.com/cc-tsa/cc-tsa/wrapper/internal/testtsa"
+)
+
+// BenchmarkClusterToken issues hybrid tokens from an in-process 3-of-5
+// cluster (all five oracles, the coordinator and the presignature pool in
+// this process): ns/op is the latency of one token with warm pools at the
+// given parallelism, and the CPU profile shows where the time goes.
+func BenchmarkClusterToken(b *testing.B) {
+	c := testtsa.StartCluster(b, 5, 3)
+	d := sha512.Sum384([]byte("bench"))
+	f := &wire.TokenFields{Policy: wire.PolicyHybrid, HashAlg: wire.SHA384, Imprint: d[:], CertReq: true}
+	ctx := context.Background()
+	if _, err := c.Coordinator.Issue(ctx, f); err != nil {
+		b.Fatal(err)
+	}
+	st := c.Coordinator.Stats()
+	att0, bytes0 := st.MLDSAAttempts.Load(), st.RelayedBytes.Load()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Coordinator.Issue(ctx, f); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(st.MLDSAAttempts.Load()-att0)/float64(b.N), "attempts/token")
+	b.ReportMetric(float64(st.RelayedBytes.Load()-bytes0)/float64(b.N), "relayed-B/token")
+}
