@@ -47,7 +47,7 @@ func runCeremony(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	start := time.Now()
 	res, err := coordinator.RunCeremony(ctx, coordinator.CeremonyConfig{
-		Nodes: nodes, Threshold: *threshold, Attest: att.check, Logger: log,
+		Nodes: nodes, Threshold: *threshold, Attest: att.check, Logger: log, TimeCheck: true,
 		Progress: func(phase string) { fmt.Fprintf(stdout, "%6.1fs  %s\n", time.Since(start).Seconds(), phase) },
 	})
 	if err != nil {

@@ -222,7 +222,7 @@ func runDevCluster(ctx context.Context, sup *supervisor, listen string, n, t int
 	start := time.Now()
 	fmt.Fprintf(stdout, "cc-tsa dev: key ceremony with %d oracles (SIMULATED SEV-SNP attestation)\n", n)
 	res, err := coordinator.RunCeremony(ctx, coordinator.CeremonyConfig{
-		Nodes: nodeList, Threshold: t, Attest: att.check, Logger: log,
+		Nodes: nodeList, Threshold: t, Attest: att.check, Logger: log, TimeCheck: true,
 		Progress: func(phase string) { fmt.Fprintf(stdout, "  %6.1fs  %s\n", time.Since(start).Seconds(), phase) },
 	})
 	if err != nil {

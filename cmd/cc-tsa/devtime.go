@@ -79,6 +79,11 @@ type nodeClockOptions struct {
 	DevPlatform bool
 	// Wait bounds the wait for the first trusted reading (0: one minute).
 	Wait time.Duration
+	// RequirePeers makes the clock trust itself only while the cross-node
+	// time check agrees (threshold oracles). The clock then cannot become
+	// trusted before the cluster runs check rounds, so newNodeClock does not
+	// wait for it.
+	RequirePeers bool
 }
 
 // defaultClockWait is nodeClockOptions.Wait's default.
@@ -120,13 +125,17 @@ func newNodeClock(ctx context.Context, servers []string, caFile string, opts nod
 		Roots:       roots,
 		Logger:      log,
 		Development: opts.DevServer,
-		Health:      tsclock.Config{AllowDevPlatform: opts.DevPlatform},
+		Health:      tsclock.Config{AllowDevPlatform: opts.DevPlatform, RequirePeers: opts.RequirePeers},
 		Retry:       retry,
 	})
 	if err != nil {
 		return nil, err
 	}
 	go func() { _ = c.Run(ctx) }()
+	if opts.RequirePeers {
+		log.Info("clock waits for NTS and for its peers' cross-node verdict before it is trusted")
+		return c, nil
+	}
 	wait := opts.Wait
 	if wait <= 0 {
 		wait = defaultClockWait

@@ -9,8 +9,10 @@ import (
 	"github.com/cc-tsa/cc-tsa/cvm/clock"
 	"github.com/cc-tsa/cc-tsa/cvm/oracle"
 	"github.com/cc-tsa/cc-tsa/cvm/transport"
+	"github.com/cc-tsa/cc-tsa/cvm/trustedclock"
 	"github.com/cc-tsa/cc-tsa/cvm/tst"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
+	"github.com/cc-tsa/cc-tsa/timesync/crosscheck"
 )
 
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -46,9 +48,13 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usagef("TSA name: %v", err)
 	}
 	var clk clock.Clock = clock.Host{Accuracy: *accuracy}
+	var tc *trustedclock.Clock
 	switch {
 	case len(nts.servers) > 0:
-		tc, err := newNodeClock(ctx, nts.servers, nts.caFile, nodeClockOptions{DevServer: nts.dev, DevPlatform: *id == 0 || *attestKind == "simulated"}, log)
+		var err error
+		tc, err = newNodeClock(ctx, nts.servers, nts.caFile, nodeClockOptions{
+			DevServer: nts.dev, DevPlatform: *id == 0 || *attestKind == "simulated", RequirePeers: *id != 0,
+		}, log)
 		if err != nil {
 			return err
 		}
@@ -73,6 +79,22 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		cfg.NodeID, cfg.Nodes, cfg.Threshold = uint8(*id), uint8(*nodes), uint8(*threshold)
 		cfg.Attester, cfg.MLDSAPool = att, *pool
+		if tc != nil {
+			// The cross-node check: the node's clock must agree with at
+			// least threshold−1 peers, so that the nodes agreeing on time
+			// are as many as the nodes needed to sign.
+			var peers []crosscheck.NodeID
+			for p := 1; p <= int(*nodes); p++ {
+				if p != int(*id) {
+					peers = append(peers, crosscheck.NodeID(p))
+				}
+			}
+			cc, err := crosscheck.New(crosscheck.Config{Self: crosscheck.NodeID(*id), Peers: peers, Required: int(*threshold) - 1, Clock: tc.PeerClock})
+			if err != nil {
+				return err
+			}
+			cfg.CrossCheck, cfg.OnVerdict = cc, tc.ObservePeers
+		}
 	}
 	o, err := oracle.New(cfg)
 	if err != nil {

@@ -228,7 +228,7 @@ type wrapperParams struct {
 // started, if not nil, is called with the bound address once serving.
 func serveWrapper(ctx context.Context, p *wrapperParams, started func(addr string)) error {
 	coord, err := coordinator.New(coordinator.Config{
-		Nodes: p.nodes, Threshold: p.threshold,
+		Nodes: p.nodes, Threshold: p.threshold, TimeCheck: p.threshold > 1,
 		ECDSACert: p.ecdsaCert, MLDSACert: p.mldsaCert, Intermediates: p.intermediates,
 		Logger: p.log,
 	})

@@ -127,6 +127,8 @@ func (o *Oracle) Relay(req *wire.RelayRequest) (*wire.RelayResponse, error) {
 		return o.reshareStep(c, req)
 	case wire.ProtoPairSetup:
 		return o.pairSetupStep(req)
+	case wire.ProtoTimeCheck:
+		return o.timeCheckStep(req)
 	}
 	return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "unknown protocol"}
 }

@@ -38,6 +38,7 @@ import (
 	"github.com/cc-tsa/cc-tsa/cvm/peer"
 	"github.com/cc-tsa/cc-tsa/cvm/tst"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
+	"github.com/cc-tsa/cc-tsa/timesync/crosscheck"
 )
 
 // Limits that bound the oracle's memory.
@@ -91,6 +92,12 @@ type Config struct {
 	// MLDSAPool is the number of ML-DSA round-1 states kept precomputed
 	// (threshold mode); 0 means 2.
 	MLDSAPool int
+	// CrossCheck is this oracle's side of the cross-node time check
+	// (threshold mode; nil disables it), and OnVerdict receives each
+	// round's verdict (normally the clock's health, which then trusts the
+	// clock only while its peers agree).
+	CrossCheck *crosscheck.Checker
+	OnVerdict  func(ok bool, detail string)
 }
 
 // Oracle is one signing oracle. Its methods are safe for concurrent use.

@@ -105,6 +105,7 @@ type Clock struct {
 	dev     bool
 	quantum time.Duration
 	source  string // sourceLabel of the platform's monotonic source
+	mono    tsclock.Monotonic
 
 	mu      sync.Mutex
 	closed  bool
@@ -181,6 +182,7 @@ func New(cfg Config) (*Clock, error) {
 		retry:   cfg.Retry,
 		dev:     cfg.Development,
 		quantum: cfg.AccuracyQuantum,
+		mono:    mono,
 		changed: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 	}
@@ -486,4 +488,14 @@ func (c *Clock) closeClients() {
 	for _, cl := range c.clients {
 		cl.Close()
 	}
+}
+
+// PeerClock is the clock the cross-node check reads (crosscheck.Clock).
+func (c *Clock) PeerClock() (t, e int64, ok bool) { return c.health.PeerClock() }
+
+// ObservePeers feeds a cross-node verdict (package crosscheck) to the
+// clock's health: with Config.Health.RequirePeers a node is trusted only
+// while a recent verdict is positive.
+func (c *Clock) ObservePeers(ok bool, detail string) {
+	c.health.ObservePeers(ok, c.mono.Now(), detail)
 }

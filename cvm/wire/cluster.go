@@ -121,9 +121,10 @@ const (
 	ProtoECDSAConfirm Protocol = 4 // ECDSA key confirmation signatures
 	ProtoReshare      Protocol = 5 // hand a replacement node its shares
 	ProtoPairSetup    Protocol = 6 // ECDSA pairwise OT setup with a replacement node
+	ProtoTimeCheck    Protocol = 7 // one round of the cross-node time check
 )
 
-func (p Protocol) valid() bool { return p >= ProtoMLDSADKG && p <= ProtoPairSetup }
+func (p Protocol) valid() bool { return p >= ProtoMLDSADKG && p <= ProtoTimeCheck }
 
 func (p Protocol) String() string {
 	switch p {
@@ -139,6 +140,8 @@ func (p Protocol) String() string {
 		return "re-share"
 	case ProtoPairSetup:
 		return "ECDSA pair setup"
+	case ProtoTimeCheck:
+		return "cross-node time check"
 	}
 	return "Protocol(?)"
 }

@@ -15,6 +15,7 @@ const (
 	EnvECDSAConfirm uint8 = 6
 	EnvReshare      uint8 = 7
 	EnvPairSetup    uint8 = 8
+	EnvTimeCheck    uint8 = 9
 )
 
 // ClusterKeyID binds signing envelopes to one pair of threshold keys:

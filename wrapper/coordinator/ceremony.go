@@ -32,6 +32,9 @@ type CeremonyConfig struct {
 	Threshold int
 	Attest    AttestationCheck
 	Logger    *slog.Logger
+	// TimeCheck runs the cross-node time check before the certification
+	// requests (oracles that require their peers' verdict).
+	TimeCheck bool
 	// Progress, if not nil, is told about each phase as it starts.
 	Progress func(phase string)
 }
@@ -151,6 +154,13 @@ func RunCeremony(ctx context.Context, cfg CeremonyConfig) (*CeremonyResult, erro
 	progress("ECDSA key confirmation by every signer subset")
 	if err := c.confirmECDSA(ctx, nodes); err != nil {
 		return nil, err
+	}
+
+	if cfg.TimeCheck {
+		progress("cross-node time check")
+		if err := ceremonyTimeCheck(ctx, nodes); err != nil {
+			return nil, err
+		}
 	}
 
 	progress("certification requests signed by the threshold keys")
@@ -359,4 +369,33 @@ func (c *Coordinator) Hellos(ctx context.Context, nonce [wire.NonceSize]byte) ([
 		return nil, firstErr
 	}
 	return out, nil
+}
+
+// ceremonyTimeCheck runs time-check rounds until every node's peers agree
+// with its clock (a verdict needs a completed exchange, so at least two
+// rounds), or fails naming the nodes that do not.
+func ceremonyTimeCheck(ctx context.Context, nodes []*Node) error {
+	var last map[uint8]bool
+	for round := 1; round <= 6; round++ {
+		v, err := timeCheck(ctx, nodes)
+		if err != nil {
+			return fmt.Errorf("cross-node time check: %w", err)
+		}
+		last = v
+		all := true
+		for _, ok := range v {
+			all = all && ok
+		}
+		if all && round >= 2 {
+			return nil
+		}
+	}
+	var bad []uint8
+	for id, ok := range last {
+		if !ok {
+			bad = append(bad, id)
+		}
+	}
+	slices.Sort(bad)
+	return fmt.Errorf("cross-node time check: the peers of nodes %v do not agree with their clocks", bad)
 }

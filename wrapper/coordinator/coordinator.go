@@ -150,7 +150,10 @@ type Config struct {
 	// PresignPool is the number of ECDSA presignatures kept per signer set
 	// (threshold mode); 0 means 4.
 	PresignPool int
-	Logger      *slog.Logger
+	// TimeCheck runs the cross-node time check every TimeCheckInterval
+	// (threshold clusters whose oracles require their peers' verdict).
+	TimeCheck bool
+	Logger    *slog.Logger
 }
 
 // Coordinator issues tokens. It is safe for concurrent use.
@@ -288,6 +291,9 @@ func (c *Coordinator) Poll(ctx context.Context) {
 func (c *Coordinator) Run(ctx context.Context, interval time.Duration) {
 	if c.pool != nil {
 		go c.pool.run(ctx)
+	}
+	if c.cfg.TimeCheck {
+		go c.runTimeChecks(ctx)
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()

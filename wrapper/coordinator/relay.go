@@ -50,7 +50,7 @@ func (e *NodeError) Unwrap() error { return e.Err }
 // route delivers the envelopes each node produced in one step: a broadcast
 // goes to every other node of set, a direct message to its receiver. It
 // checks that every envelope names its producer as sender.
-func route(set []*Node, outputs [][][]byte) (map[uint8][][]byte, error) {
+func route(set []*Node, outputs [][][]byte, dropOutside bool) (map[uint8][][]byte, error) {
 	in := make(map[uint8][][]byte, len(set))
 	member := map[uint8]bool{}
 	for _, n := range set {
@@ -75,6 +75,9 @@ func route(set []*Node, outputs [][][]byte) (map[uint8][][]byte, error) {
 				continue
 			}
 			if !member[e.Receiver] {
+				if dropOutside {
+					continue
+				}
 				return nil, &NodeError{Node: from, Err: fmt.Errorf("envelope for node %d outside the set", e.Receiver)}
 			}
 			in[e.Receiver] = append(in[e.Receiver], raw)
@@ -86,6 +89,13 @@ func route(set []*Node, outputs [][][]byte) (map[uint8][][]byte, error) {
 // runRelay runs a relayed protocol of steps steps among set, routing
 // envelopes between them, and returns each node's result of the last step.
 func runRelay(ctx context.Context, set []*Node, proto wire.Protocol, sid [32]byte, steps int, params []byte) ([][]byte, error) {
+	return relay(ctx, set, proto, sid, steps, params, false)
+}
+
+// relay is runRelay; with dropOutside, messages for nodes outside set (for
+// example unreachable peers in a time check) are dropped instead of failing
+// the protocol.
+func relay(ctx context.Context, set []*Node, proto wire.Protocol, sid [32]byte, steps int, params []byte, dropOutside bool) ([][]byte, error) {
 	var inbound map[uint8][][]byte
 	var results [][]byte
 	for step := 1; step <= steps; step++ {
@@ -100,7 +110,7 @@ func runRelay(ctx context.Context, set []*Node, proto wire.Protocol, sid [32]byt
 		for i, r := range resps {
 			outs[i], results[i] = r.Outbound, r.Result
 		}
-		if inbound, err = route(set, outs); err != nil {
+		if inbound, err = route(set, outs, dropOutside); err != nil {
 			return nil, fmt.Errorf("%v step %d: %w", proto, step, err)
 		}
 	}
