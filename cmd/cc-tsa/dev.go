@@ -17,7 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cc-tsa/cc-tsa/cvm/wire"
 	"github.com/cc-tsa/cc-tsa/wrapper/coordinator"
 	"github.com/cc-tsa/cc-tsa/wrapper/devca"
 )
@@ -239,7 +238,7 @@ func runDevCluster(ctx context.Context, sup *supervisor, listen string, n, t int
 	if err != nil {
 		return err
 	}
-	if err := coordinator.InstallCertificates(ctx, nodeList, installRequest(ecdsaCert, mldsaCert)); err != nil {
+	if err := coordinator.InstallCertificates(ctx, nodeList, coordinator.InstallRequestFor(ecdsaCert, mldsaCert)); err != nil {
 		return err
 	}
 	if err := writeDevFiles(sup.dir, ca, ecdsaCert, mldsaCert, res); err != nil {
@@ -285,17 +284,6 @@ func writeDevFiles(dir string, ca *devca.CA, ecdsaCert, mldsaCert *x509.Certific
 		}
 	}
 	return nil
-}
-
-func installRequest(ec, mc *x509.Certificate) *wire.InstallRequest {
-	ref := func(c *x509.Certificate) wire.CertInfo {
-		s := c.SerialNumber.Bytes()
-		if s[0]&0x80 != 0 {
-			s = append([]byte{0}, s...)
-		}
-		return wire.CertInfo{Certificate: c.Raw, Issuer: c.RawIssuer, Serial: s}
-	}
-	return &wire.InstallRequest{ECDSA: ref(ec), MLDSA: ref(mc)}
 }
 
 // writeCeremonyJSON writes the public record of a key ceremony.

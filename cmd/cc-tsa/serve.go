@@ -182,7 +182,7 @@ func installCerts(ctx context.Context, nodes []*coordinator.Node, statuses []*wi
 		return fmt.Errorf("ML-DSA TSA certificate: %w", err)
 	}
 	mpub, _ := mpk.MarshalBinary()
-	req := installRequest(ecdsaCert, mldsaCert)
+	req := coordinator.InstallRequestFor(ecdsaCert, mldsaCert)
 	for i, n := range nodes {
 		st := statuses[i]
 		switch {
@@ -267,7 +267,7 @@ func serveWrapper(ctx context.Context, p *wrapperParams, started func(addr strin
 		tcfg.Attest = coord.Hellos
 	}
 	if p.supervisor != nil {
-		install := installRequest(p.ecdsaCert, p.mldsaCert)
+		install := coordinator.InstallRequestFor(p.ecdsaCert, p.mldsaCert)
 		tcfg.Replace = func(ctx context.Context, id uint8) error {
 			p.supervisor.kill(int(id)) // it may be dead already
 			if err := p.supervisor.start(int(id), append([]string{"--id", strconv.Itoa(int(id))}, p.nodeFlags...)...); err != nil {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/cc-tsa/cc-tsa/cvm/peer"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
@@ -266,19 +267,20 @@ func (o *Oracle) presignStep(req *wire.RelayRequest) (*wire.RelayResponse, error
 }
 
 func (k *thresholdKeys) run(id wire.PresignID, remove bool) *tecdsa.PresignSession {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	ps := k.runs[id]
-	if remove {
-		delete(k.runs, id)
-	}
-	return ps
+	return lookup(&k.mu, k.runs, id, remove)
 }
 
-func (k *thresholdKeys) dropRun(id wire.PresignID) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	delete(k.runs, id)
+func (k *thresholdKeys) dropRun(id wire.PresignID) { lookup(&k.mu, k.runs, id, true) }
+
+// lookup returns m[id] under mu, deleting it if remove is set.
+func lookup[V any](mu *sync.Mutex, m map[wire.PresignID]V, id wire.PresignID, remove bool) V {
+	mu.Lock()
+	defer mu.Unlock()
+	v := m[id]
+	if remove {
+		delete(m, id)
+	}
+	return v
 }
 
 // confirmStep signs one key-confirmation digest (step 1, on a presignature

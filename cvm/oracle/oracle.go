@@ -116,7 +116,6 @@ type Oracle struct {
 	mldsaRef *tst.CertRef
 	sessions map[wire.SessionID]*session
 	seen     *replayRecord
-	stopped  chan struct{}
 	faults   *Faults // test builds only (tag ccfault)
 }
 
@@ -146,7 +145,6 @@ func New(cfg Config) (*Oracle, error) {
 		peers:    make(map[uint8]peer.PublicKeys),
 		sessions: make(map[wire.SessionID]*session),
 		seen:     newReplayRecord(),
-		stopped:  make(chan struct{}),
 	}
 	if cfg.Nodes == 0 {
 		o.cfg.NodeID, o.cfg.Nodes, o.cfg.Threshold = 1, 1, 1
@@ -264,7 +262,6 @@ func (o *Oracle) Stop() {
 		s.abort()
 		delete(o.sessions, id)
 	}
-	close(o.stopped)
 	if o.th != nil {
 		o.th.close()
 	}

@@ -265,17 +265,7 @@ func (o *Oracle) pairSetupStep(req *wire.RelayRequest) (*wire.RelayResponse, err
 }
 
 func (k *thresholdKeys) pair(id wire.PresignID, remove bool) *tecdsa.PairSetup {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	ps := k.pairs[id]
-	if remove {
-		delete(k.pairs, id)
-	}
-	return ps
+	return lookup(&k.mu, k.pairs, id, remove)
 }
 
-func (k *thresholdKeys) dropPair(id wire.PresignID) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	delete(k.pairs, id)
-}
+func (k *thresholdKeys) dropPair(id wire.PresignID) { lookup(&k.mu, k.pairs, id, true) }

@@ -158,6 +158,7 @@ func equalInts(a, b []int) bool {
 
 // thSession is the threshold part of one signing session.
 type thSession struct {
+	mu      sync.Mutex // serialises the rounds of this session
 	keys    *thresholdKeys
 	id      wire.SessionID
 	sid     [32]byte // the envelope session id
@@ -170,6 +171,16 @@ type thSession struct {
 }
 
 func (t *thSession) abort() {
+	if !t.mu.TryLock() {
+		// A round is running; it ends the attempt itself when it fails,
+		// and the session is gone from the table.
+		return
+	}
+	defer t.mu.Unlock()
+	t.abortLocked()
+}
+
+func (t *thSession) abortLocked() {
 	if t.sess != nil {
 		t.sess.Abort()
 		t.sess = nil
@@ -178,6 +189,8 @@ func (t *thSession) abort() {
 }
 
 func (t *thSession) endMLDSA() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.sess != nil {
 		t.sess.Abort()
 		t.sess = nil
@@ -276,6 +289,8 @@ func (o *Oracle) thresholdMLDSARound(s *session, req *wire.RoundRequest) ([]byte
 	if t == nil || busy {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "ML-DSA rounds are not expected in this session"}
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	a, phase := (int(req.Round)-1)/3, (int(req.Round)-1)%3
 	switch {
 	case phase == 0 && a == t.attempt+1 && t.phase == 2 && a < MaxAttempts && len(req.Inbound) == 0:
@@ -283,21 +298,21 @@ func (o *Oracle) thresholdMLDSARound(s *session, req *wire.RoundRequest) ([]byte
 	case phase == 1 && a == t.attempt && t.phase == 0:
 		payloads, err := o.openRound(req.Inbound, envMLDSASign, t.keys.keyID, t.sid, req.Round-1, t.signers)
 		if err != nil {
-			t.abort()
+			t.abortLocked()
 			return nil, err
 		}
 		cmts := make([]*mldsa.Commitment, 0, len(payloads))
 		for _, p := range payloads {
 			c := new(mldsa.Commitment)
 			if err := c.UnmarshalBinary(p.data); err != nil {
-				t.abort()
+				t.abortLocked()
 				return nil, culprit(p.from, "commitment", err)
 			}
 			cmts = append(cmts, c)
 		}
 		rev, err := t.sess.Round2(cmts)
 		if err != nil {
-			t.abort()
+			t.abortLocked()
 			return nil, abortError(err)
 		}
 		t.phase = 1
@@ -305,14 +320,14 @@ func (o *Oracle) thresholdMLDSARound(s *session, req *wire.RoundRequest) ([]byte
 	case phase == 2 && a == t.attempt && t.phase == 1:
 		payloads, err := o.openRound(req.Inbound, envMLDSASign, t.keys.keyID, t.sid, req.Round-1, t.signers)
 		if err != nil {
-			t.abort()
+			t.abortLocked()
 			return nil, err
 		}
 		revs := make([]*mldsa.Reveal, 0, len(payloads))
 		for _, p := range payloads {
 			r := new(mldsa.Reveal)
 			if err := r.UnmarshalBinary(p.data); err != nil {
-				t.abort()
+				t.abortLocked()
 				return nil, culprit(p.from, "reveal", err)
 			}
 			revs = append(revs, r)
@@ -331,11 +346,16 @@ func (o *Oracle) thresholdMLDSARound(s *session, req *wire.RoundRequest) ([]byte
 // thresholdECDSAShare computes this signer's online ECDSA share.
 func (o *Oracle) thresholdECDSAShare(s *session, digest []byte) ([]byte, error) {
 	t := s.th
-	if t == nil || t.presig == nil {
+	if t == nil {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "this session has no presignature"}
 	}
+	t.mu.Lock()
 	ps := t.presig
 	t.presig = nil
+	t.mu.Unlock()
+	if ps == nil {
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "this session has no presignature"}
+	}
 	share, err := tecdsa.Sign(ps, digest)
 	if err != nil {
 		return nil, abortError(err)

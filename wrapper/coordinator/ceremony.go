@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha512"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -340,6 +341,19 @@ func (c *Coordinator) signCSRs(ctx context.Context, set []*Node) (mldsaCSR, ecds
 		return nil, nil, err
 	}
 	return att[0].InnerToken, ecdsaCSR, nil
+}
+
+// InstallRequestFor returns the request that gives oracles the TSA
+// certificates ec (ECDSA) and mc (ML-DSA).
+func InstallRequestFor(ec, mc *x509.Certificate) *wire.InstallRequest {
+	ref := func(c *x509.Certificate) wire.CertInfo {
+		s := c.SerialNumber.Bytes()
+		if s[0]&0x80 != 0 {
+			s = append([]byte{0}, s...)
+		}
+		return wire.CertInfo{Certificate: c.Raw, Issuer: c.RawIssuer, Serial: s}
+	}
+	return &wire.InstallRequest{ECDSA: ref(ec), MLDSA: ref(mc)}
 }
 
 // InstallCertificates installs the TSA certificates on every node.

@@ -114,14 +114,7 @@ func Start(t testing.TB) *TSA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := func(c *x509.Certificate) wire.CertInfo {
-		s := c.SerialNumber.Bytes()
-		if s[0]&0x80 != 0 {
-			s = append([]byte{0}, s...)
-		}
-		return wire.CertInfo{Certificate: c.Raw, Issuer: c.RawIssuer, Serial: s}
-	}
-	if err := cl.Install(ctx, &wire.InstallRequest{ECDSA: ref(ec), MLDSA: ref(mc)}); err != nil {
+	if err := cl.Install(ctx, coordinator.InstallRequestFor(ec, mc)); err != nil {
 		t.Fatal(err)
 	}
 	node := &coordinator.Node{Client: cl}
@@ -202,7 +195,7 @@ func (c *Cluster) Replace(tb testing.TB, ids ...int) error {
 	for _, id := range ids {
 		reps = append(reps, coordinator.Replacement{ID: uint8(id), Client: c.startOracle(tb, id)})
 	}
-	return c.Coordinator.Replace(c.ctx, reps, noAttestation, installRequest(c.ECDSACert, c.MLDSACert))
+	return c.Coordinator.Replace(c.ctx, reps, noAttestation, coordinator.InstallRequestFor(c.ECDSACert, c.MLDSACert))
 }
 
 func noAttestation(*wire.Hello, [wire.NonceSize]byte) ([]byte, error) { return nil, nil }
@@ -241,7 +234,7 @@ func StartCluster(tb testing.TB, n, t int, opts ...func(*coordinator.Config)) *C
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := coordinator.InstallCertificates(ctx, nodes, installRequest(ec, mc)); err != nil {
+	if err := coordinator.InstallCertificates(ctx, nodes, coordinator.InstallRequestFor(ec, mc)); err != nil {
 		tb.Fatal(err)
 	}
 	ccfg := coordinator.Config{Nodes: nodes, Threshold: t, ECDSACert: ec, MLDSACert: mc, Logger: log}
@@ -275,15 +268,4 @@ func pollAll(ctx context.Context, nodes []*coordinator.Node) {
 			n.SetStatus(st)
 		}
 	}
-}
-
-func installRequest(ec, mc *x509.Certificate) *wire.InstallRequest {
-	ref := func(c *x509.Certificate) wire.CertInfo {
-		s := c.SerialNumber.Bytes()
-		if s[0]&0x80 != 0 {
-			s = append([]byte{0}, s...)
-		}
-		return wire.CertInfo{Certificate: c.Raw, Issuer: c.RawIssuer, Serial: s}
-	}
-	return &wire.InstallRequest{ECDSA: ref(ec), MLDSA: ref(mc)}
 }
