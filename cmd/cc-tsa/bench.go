@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	certs := fs.Bool("certs", true, "ask for certificates (certReq)")
 	timeout := fs.Duration("timeout", 30*time.Second, "timeout per request")
 	quiet := fs.Bool("quiet", false, "no progress line")
+	var cpuPIDs multiFlag
+	fs.Var(&cpuPIDs, "cpu-pid", "a local process (with its children) whose CPU time to attribute to the tokens, e.g. the cc-tsa dev process (repeatable)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -39,6 +42,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *c, MaxConnsPerHost: *c}}
 	defer client.CloseIdleConnections()
 
+	before := scrape(ctx, client, *url)
+	var cpu0 time.Duration
+	var pids []int
+	for _, p := range cpuPIDs {
+		pid, err := strconv.Atoi(p)
+		if err != nil {
+			return usagef("--cpu-pid %q: not a process id", p)
+		}
+		t, err := cpuTime(pid)
+		if err != nil {
+			return fmt.Errorf("--cpu-pid %d: %w", pid, err)
+		}
+		pids, cpu0 = append(pids, pid), cpu0+t
+	}
 	var next, done, failed atomic.Int64
 	var bytesIn atomic.Int64
 	lat := make([][]time.Duration, *c)
@@ -117,6 +134,23 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if got > 0 {
 		fmt.Fprintf(stdout, "latency: p50 %v, p90 %v, p99 %v, max %v\n", pct(0.50).Round(10*time.Microsecond), pct(0.90).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), all[len(all)-1].Round(10*time.Microsecond))
 		fmt.Fprintf(stdout, "response size: %d bytes on average\n", bytesIn.Load()/got)
+	}
+	if got > 0 {
+		after := scrape(ctx, client, *url)
+		if a, b := after["cc_tsa_mldsa_attempts_total"], before["cc_tsa_mldsa_attempts_total"]; a > b {
+			fmt.Fprintf(stdout, "cluster: %.2f ML-DSA attempts, %.0f kB between oracles, %.2f presignatures per token\n",
+				(a-b)/float64(got), (after["cc_tsa_relayed_bytes_total"]-before["cc_tsa_relayed_bytes_total"])/float64(got)/1000,
+				(after["cc_tsa_presignatures_total"]-before["cc_tsa_presignatures_total"])/float64(got))
+		}
+		if len(pids) > 0 {
+			var cpu1 time.Duration
+			for _, pid := range pids {
+				if t, err := cpuTime(pid); err == nil {
+					cpu1 += t
+				}
+			}
+			fmt.Fprintf(stdout, "CPU: %.1f ms per token (processes %v and their children)\n", float64(cpu1-cpu0)/float64(time.Millisecond)/float64(got), pids)
+		}
 	}
 	if e := firstErr.Load(); e != nil {
 		return fmt.Errorf("%d of %d requests failed; first error: %w", failed.Load(), done.Load(), e.(error))

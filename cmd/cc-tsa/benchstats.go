@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clusterCounters are the coordinator counters bench reads from /metrics.
+var clusterCounters = []string{
+	"cc_tsa_signing_sessions_total",
+	"cc_tsa_mldsa_attempts_total",
+	"cc_tsa_presignatures_total",
+	"cc_tsa_relayed_bytes_total",
+}
+
+// scrape reads the named counters from a TSA's /metrics; missing ones are
+// absent from the map.
+func scrape(ctx context.Context, client *http.Client, base string) map[string]float64 {
+	out := map[string]float64{}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/metrics", nil)
+	if err != nil {
+		return out
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 4<<20))
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		for _, c := range clusterCounters {
+			if name == c {
+				if v, err := strconv.ParseFloat(val, 64); err == nil {
+					out[name] = v
+				}
+			}
+		}
+	}
+	return out
+}
+
+// cpuTime returns the user+system CPU time of pid and its children
+// (threads included), from /proc.
+func cpuTime(pid int) (time.Duration, error) {
+	total, err := procCPU(pid)
+	if err != nil {
+		return 0, err
+	}
+	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	for _, f := range strings.Fields(string(kids)) {
+		if c, err := strconv.Atoi(f); err == nil {
+			if t, err := procCPU(c); err == nil {
+				total += t
+			}
+		}
+	}
+	return total, nil
+}
+
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name, which is in parentheses.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	const hz = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / hz, nil
+}
