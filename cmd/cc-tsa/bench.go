@@ -28,7 +28,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	timeout := fs.Duration("timeout", 30*time.Second, "timeout per request")
 	quiet := fs.Bool("quiet", false, "no progress line")
 	var cpuPIDs multiFlag
-	fs.Var(&cpuPIDs, "cpu-pid", "a local process (with its children) whose CPU time to attribute to the tokens, e.g. the cc-tsa dev process (repeatable)")
+	fs.Var(&cpuPIDs, "cpu-pid", "a local process (with its descendants) whose CPU time to attribute to the tokens, e.g. the cc-tsa dev process (repeatable)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 					cpu1 += t
 				}
 			}
-			fmt.Fprintf(stdout, "CPU: %.1f ms per token (processes %v and their children)\n", float64(cpu1-cpu0)/float64(time.Millisecond)/float64(got), pids)
+			fmt.Fprintf(stdout, "CPU: %.1f ms per token (processes %v and their descendants)\n", float64(cpu1-cpu0)/float64(time.Millisecond)/float64(got), pids)
 		}
 	}
 	if e := firstErr.Load(); e != nil {

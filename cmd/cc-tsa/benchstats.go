@@ -52,17 +52,23 @@ func scrape(ctx context.Context, client *http.Client, base string) map[string]fl
 	return out
 }
 
-// cpuTime returns the user+system CPU time of pid and its children
-// (threads included), from /proc.
+// cpuTime returns the user+system CPU time of pid and all its living
+// descendants, from /proc.
 func cpuTime(pid int) (time.Duration, error) {
 	total, err := procCPU(pid)
 	if err != nil {
 		return 0, err
 	}
-	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	for _, f := range strings.Fields(string(kids)) {
+	// Children are listed per thread that forked them.
+	var kids []string
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		kids = append(kids, strings.Fields(string(b))...)
+	}
+	for _, f := range kids {
 		if c, err := strconv.Atoi(f); err == nil {
-			if t, err := procCPU(c); err == nil {
+			if t, err := cpuTime(c); err == nil {
 				total += t
 			}
 		}

@@ -42,13 +42,6 @@ func mulMontGeneric(p, a, b *Poly) {
 	}
 }
 
-// MulAccMont sets p = p + a ∘ b · 2^{-32}.
-func (p *Poly) MulAccMont(a, b *Poly) {
-	for i := range p {
-		p[i] = fieldAdd(p[i], montMul(a[i], b[i]))
-	}
-}
-
 // ToMont multiplies every coefficient by 2^32 mod q (Montgomery form).
 func (p *Poly) ToMont() {
 	for i := range p {
