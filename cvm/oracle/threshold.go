@@ -1,6 +1,7 @@
 package oracle
 
 import (
+	"bytes"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -168,6 +169,10 @@ type thSession struct {
 	phase   int // 0 committed, 1 revealed, 2 responded
 	sess    *mldsa.Session
 	presig  *tecdsa.Presignature
+	// own holds this signer's envelope of the latest round, so that the
+	// copy relayed back to it is compared instead of re-verified.
+	ownRound uint8
+	own      []byte
 }
 
 func (t *thSession) abort() {
@@ -272,6 +277,7 @@ func (o *Oracle) newAttempt(t *thSession, a int) ([]byte, error) {
 		sess.Abort()
 		return nil, err
 	}
+	t.ownRound, t.own = uint8(3*a+1), env
 	if t.sess != nil {
 		t.sess.Abort()
 	}
@@ -296,7 +302,7 @@ func (o *Oracle) thresholdMLDSARound(s *session, req *wire.RoundRequest) ([]byte
 	case phase == 0 && a == t.attempt+1 && t.phase == 2 && a < MaxAttempts && len(req.Inbound) == 0:
 		return o.newAttempt(t, a)
 	case phase == 1 && a == t.attempt && t.phase == 0:
-		payloads, err := o.openRound(req.Inbound, envMLDSASign, t.keys.keyID, t.sid, req.Round-1, t.signers)
+		payloads, err := o.openRound(req.Inbound, envMLDSASign, t.keys.keyID, t.sid, req.Round-1, t.signers, t.ownFor(req.Round-1))
 		if err != nil {
 			t.abortLocked()
 			return nil, err
@@ -316,9 +322,9 @@ func (o *Oracle) thresholdMLDSARound(s *session, req *wire.RoundRequest) ([]byte
 			return nil, abortError(err)
 		}
 		t.phase = 1
-		return o.sealMsg(envMLDSASign, t.keys.keyID, t.sid, req.Round, rev)
+		return t.keepOwn(req.Round)(o.sealMsg(envMLDSASign, t.keys.keyID, t.sid, req.Round, rev))
 	case phase == 2 && a == t.attempt && t.phase == 1:
-		payloads, err := o.openRound(req.Inbound, envMLDSASign, t.keys.keyID, t.sid, req.Round-1, t.signers)
+		payloads, err := o.openRound(req.Inbound, envMLDSASign, t.keys.keyID, t.sid, req.Round-1, t.signers, t.ownFor(req.Round-1))
 		if err != nil {
 			t.abortLocked()
 			return nil, err
@@ -338,9 +344,27 @@ func (o *Oracle) thresholdMLDSARound(s *session, req *wire.RoundRequest) ([]byte
 			return nil, abortError(err)
 		}
 		t.phase = 2
-		return o.sealMsg(envMLDSASign, t.keys.keyID, t.sid, req.Round, resp)
+		return t.keepOwn(req.Round)(o.sealMsg(envMLDSASign, t.keys.keyID, t.sid, req.Round, resp))
 	}
 	return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("ML-DSA round %d (attempt %d) is not expected now (attempt %d, phase %d)", req.Round, a, t.attempt, t.phase)}
+}
+
+// ownFor returns this signer's envelope of round r, if it is the latest.
+func (t *thSession) ownFor(r uint8) []byte {
+	if t.ownRound == r {
+		return t.own
+	}
+	return nil
+}
+
+// keepOwn records the envelope of round r on its way out.
+func (t *thSession) keepOwn(r uint8) func([]byte, error) ([]byte, error) {
+	return func(env []byte, err error) ([]byte, error) {
+		if err == nil {
+			t.ownRound, t.own = r, env
+		}
+		return env, err
+	}
 }
 
 // thresholdECDSAShare computes this signer's online ECDSA share.
@@ -404,9 +428,10 @@ type inbound struct {
 }
 
 // openRound opens the envelopes of one signing round: exactly one
-// broadcast from every member of the signer set (this oracle's own
-// included), each signed by that member.
-func (o *Oracle) openRound(msgs []wire.RoundMessage, kind uint8, keyID, sid [32]byte, round uint8, signers []uint8) ([]inbound, error) {
+// broadcast from every member of the signer set, each signed by that
+// member. This oracle's own envelope (own) comes back byte for byte: it is
+// compared rather than verified again.
+func (o *Oracle) openRound(msgs []wire.RoundMessage, kind uint8, keyID, sid [32]byte, round uint8, signers []uint8, own []byte) ([]inbound, error) {
 	if len(msgs) != len(signers) {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("%d messages for %d signers", len(msgs), len(signers))}
 	}
@@ -416,7 +441,16 @@ func (o *Oracle) openRound(msgs []wire.RoundMessage, kind uint8, keyID, sid [32]
 			return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("message from node %d where node %d was expected", m.From, signers[i])}
 		}
 		want := peer.Header{Kind: kind, KeyID: keyID, Session: sid, Round: uint16(round), Sender: m.From, Receiver: peer.Broadcast}
-		p, err := o.openEnvelope(m.Payload, want)
+		var p []byte
+		var err error
+		if m.From == o.cfg.NodeID && own != nil {
+			if !bytes.Equal(m.Payload, own) {
+				return nil, &wire.Error{Code: wire.CodeRefused, Message: "this oracle's own message came back altered"}
+			}
+			p, err = peer.Decode(m.Payload, want)
+		} else {
+			p, err = o.openEnvelope(m.Payload, want)
+		}
 		if err != nil {
 			return nil, err
 		}

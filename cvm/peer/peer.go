@@ -18,7 +18,9 @@ package peer
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ed25519"
+	"crypto/sha512"
 	"crypto/hpke"
 	"crypto/rand"
 	"errors"
@@ -132,7 +134,11 @@ type Envelope struct {
 	Signature []byte
 }
 
-func (e *Envelope) signedBytes() []byte {
+// digest is SHA-512 over the domain-separated, length-prefixed encoding of
+// everything the signature covers. Envelopes are signed with Ed25519ph
+// (RFC 8032) over this digest, with the label as context, so that a large
+// payload is hashed once to sign and once to verify.
+func (e *Envelope) digest() []byte {
 	var b cryptobyte.Builder
 	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(signatureLabel)) })
 	e.Header.add(&b)
@@ -141,8 +147,25 @@ func (e *Envelope) signedBytes() []byte {
 	} else {
 		b.AddUint8(0)
 	}
-	b.AddUint32LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(e.Payload) })
-	return b.BytesOrPanic()
+	b.AddUint32(uint32(len(e.Payload)))
+	h := sha512.New()
+	h.Write(b.BytesOrPanic())
+	h.Write(e.Payload)
+	return h.Sum(nil)
+}
+
+var signOpts = &ed25519.Options{Hash: crypto.SHA512, Context: signatureLabel}
+
+func (id *Identity) signEnvelope(e *Envelope) []byte {
+	sig, err := id.sign.Sign(nil, e.digest(), signOpts)
+	if err != nil {
+		panic("peer: Ed25519ph signing failed: " + err.Error()) // only on invalid options
+	}
+	return sig
+}
+
+func verifyEnvelope(pub ed25519.PublicKey, e *Envelope) bool {
+	return len(pub) == ed25519.PublicKeySize && ed25519.VerifyWithOptions(pub, e.digest(), e.Signature, signOpts) == nil
 }
 
 func hpkeInfo(h *Header) []byte {
@@ -173,7 +196,7 @@ func (id *Identity) Seal(h Header, payload []byte, to *PublicKeys) (*Envelope, e
 		}
 		e.Encrypted, e.Payload = true, ct
 	}
-	e.Signature = ed25519.Sign(id.sign, e.signedBytes())
+	e.Signature = id.signEnvelope(e)
 	return e, nil
 }
 
@@ -188,7 +211,7 @@ func Open(e *Envelope, from PublicKeys, want Header, me *Identity) ([]byte, erro
 	if e.Header != want {
 		return nil, fmt.Errorf("%w: header %+v does not match the expected %+v", ErrAuth, e.Header, want)
 	}
-	if len(from.Sign) != ed25519.PublicKeySize || !ed25519.Verify(from.Sign, e.signedBytes(), e.Signature) {
+	if !verifyEnvelope(from.Sign, e) {
 		return nil, fmt.Errorf("%w: bad signature from node %d", ErrAuth, e.Sender)
 	}
 	if !e.Encrypted {
