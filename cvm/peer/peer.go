@@ -20,9 +20,9 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ed25519"
-	"crypto/sha512"
 	"crypto/hpke"
 	"crypto/rand"
+	"crypto/sha512"
 	"errors"
 	"fmt"
 

@@ -3,6 +3,8 @@ package coordinator_test
 import (
 	"context"
 	"crypto/sha512"
+	"os"
+	"runtime/pprof"
 	"testing"
 
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
@@ -23,6 +25,16 @@ func BenchmarkClusterToken(b *testing.B) {
 	}
 	st := c.Coordinator.Stats()
 	att0, bytes0 := st.MLDSAAttempts.Load(), st.RelayedBytes.Load()
+	// CC_TSA_BENCH_PROFILE=FILE profiles the measured loop only (not the
+	// ceremony).
+	if path := os.Getenv("CC_TSA_BENCH_PROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := c.Coordinator.Issue(ctx, f); err != nil {

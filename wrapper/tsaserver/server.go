@@ -114,12 +114,12 @@ func New(cfg Config) *Server {
 			help string
 			v    func() uint64
 		}{
-			"cc_tsa_signing_sessions_total":    {"Signing sessions that produced a token.", stats.Sessions.Load},
-			"cc_tsa_mldsa_attempts_total":      {"ML-DSA attempts (each succeeds with probability at least 1/2).", stats.MLDSAAttempts.Load},
-			"cc_tsa_session_retries_total":     {"Sessions retried with another signer set.", stats.Retries.Load},
-			"cc_tsa_presignatures_total":       {"ECDSA presignatures made by the oracles.", stats.Presignatures.Load},
+			"cc_tsa_signing_sessions_total":     {"Signing sessions that produced a token.", stats.Sessions.Load},
+			"cc_tsa_mldsa_attempts_total":       {"ML-DSA attempts (each succeeds with probability at least 1/2).", stats.MLDSAAttempts.Load},
+			"cc_tsa_session_retries_total":      {"Sessions retried with another signer set.", stats.Retries.Load},
+			"cc_tsa_presignatures_total":        {"ECDSA presignatures made by the oracles.", stats.Presignatures.Load},
 			"cc_tsa_inline_presignatures_total": {"Presignatures made while a request waited (pool empty).", stats.InlinePresigns.Load},
-			"cc_tsa_relayed_bytes_total":       {"Bytes of signing-round messages between oracles, counted per receiver.", stats.RelayedBytes.Load},
+			"cc_tsa_relayed_bytes_total":        {"Bytes of signing-round messages between oracles, counted per receiver.", stats.RelayedBytes.Load},
 		} {
 			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help.help}, func() float64 { return float64(help.v()) }))
 		}
