@@ -108,9 +108,13 @@ func WriteFrame(w io.Writer, f Frame) error {
 	if !f.Type.Known() {
 		return fmt.Errorf("%w: unknown message type %#02x", ErrFrame, byte(f.Type))
 	}
-	b := make([]byte, 0, HeaderSize+len(f.Payload))
-	b = AppendHeader(b, f.Type, f.ID, len(f.Payload))
-	b = append(b, f.Payload...)
-	_, err := w.Write(b)
+	// Header and payload are written separately: a large payload (an
+	// ML-DSA reveal is 274 kB) is not copied into a new buffer.
+	var h [HeaderSize]byte
+	AppendHeader(h[:0], f.Type, f.ID, len(f.Payload))
+	if _, err := w.Write(h[:]); err != nil {
+		return err
+	}
+	_, err := w.Write(f.Payload)
 	return err
 }

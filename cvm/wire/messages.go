@@ -976,12 +976,16 @@ func readBytes16(in *cryptobyte.String, v *[]byte, max int) bool {
 	return true
 }
 
+// readBytes24 reads the large fields (round messages, tokens, envelopes).
+// The result aliases the input: decoders are given freshly read frames,
+// and copying hundreds of kilobytes per message per hop costs more than it
+// protects.
 func readBytes24(in *cryptobyte.String, v *[]byte, max int) bool {
 	var s cryptobyte.String
 	if !in.ReadUint24LengthPrefixed(&s) || len(s) > max {
 		return false
 	}
-	*v = append([]byte(nil), s...)
+	*v = s[:len(s):len(s)]
 	return true
 }
 
