@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/cc-tsa/cc-tsa/cvm/peer"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
@@ -43,6 +45,9 @@ type thresholdKeys struct {
 	pool chan *mldsa.Round1State
 	stop chan struct{}
 	once sync.Once
+	// busy counts signing rounds in progress; the pool filler yields to
+	// them unless the pool is empty.
+	busy atomic.Int32
 
 	mu      sync.Mutex
 	presigs map[wire.PresignID]*presigEntry
@@ -79,6 +84,13 @@ func newThresholdKeys(self uint8, ms *mldsa.KeyShare, es *tecdsa.KeyShare, poolS
 // single-use and live in memory only.
 func (k *thresholdKeys) fillPool() {
 	for {
+		for k.busy.Load() > 0 && len(k.pool) > 0 {
+			select {
+			case <-k.stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
 		st, err := k.mldsa.Round1(nil)
 		if err != nil {
 			return
@@ -297,6 +309,8 @@ func (o *Oracle) thresholdMLDSARound(s *session, req *wire.RoundRequest) ([]byte
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.keys.busy.Add(1)
+	defer t.keys.busy.Add(-1)
 	a, phase := (int(req.Round)-1)/3, (int(req.Round)-1)%3
 	switch {
 	case phase == 0 && a == t.attempt+1 && t.phase == 2 && a < MaxAttempts && len(req.Inbound) == 0:

@@ -170,6 +170,7 @@ type Coordinator struct {
 	next      atomic.Uint64
 	pool      *presignPool
 	stats     Stats
+	inflight  atomic.Int32 // signing sessions in progress
 }
 
 // Stats counts what the coordinator did.
@@ -364,6 +365,8 @@ func (c *Coordinator) Issue(ctx context.Context, f *wire.TokenFields) (*Issued, 
 		sctx, cancel := context.WithTimeout(ctx, c.cfg.SessionTimeout)
 		var iss *Issued
 		var err error
+		c.inflight.Add(1)
+		defer c.inflight.Add(-1)
 		if c.threshold() {
 			iss, err = c.thresholdSession(sctx, set, f)
 		} else {

@@ -129,6 +129,11 @@ func (p *presignPool) run(ctx context.Context) {
 					best, bestN = s, n
 				}
 			}
+			// Refilling yields to live sessions while every set still
+			// has a presignature.
+			if best != nil && bestN > 0 && p.c.inflight.Load() > 0 {
+				best = nil
+			}
 			if best != nil {
 				sctx, cancel := context.WithTimeout(ctx, p.c.cfg.SessionTimeout)
 				id, err := p.c.presign(sctx, best)
@@ -143,10 +148,14 @@ func (p *presignPool) run(ctx context.Context) {
 			}
 		}
 		if !worked {
+			wait := 500 * time.Millisecond
+			if p.c.inflight.Load() > 0 {
+				wait = 20 * time.Millisecond
+			}
 			select {
 			case <-ctx.Done():
 			case <-p.wake:
-			case <-time.After(500 * time.Millisecond):
+			case <-time.After(wait):
 			}
 		}
 	}
