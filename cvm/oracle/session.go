@@ -325,19 +325,25 @@ func (o *Oracle) Attach(req *wire.AttachRequest) (*wire.AttachResponse, error) {
 		}
 	}
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	if s.stage == stageAttached {
+		o.mu.Unlock()
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "attach is not expected in this session"}
-	}
-	if s.th != nil {
-		s.th.endMLDSA()
 	}
 	s.stage = stageAttached
 	s.innerToken = resp.InnerToken
 	s.ecdsaMsg = resp.ECDSASignedAttrs
-	if s.ecdsaMsg == nil {
-		s.abort()
+	done := s.ecdsaMsg == nil
+	if done {
 		delete(o.sessions, s.id)
+	}
+	o.mu.Unlock()
+	// Outside o.mu: a late round of another attempt may hold the session's
+	// lock while it looks up peer keys under o.mu.
+	if s.th != nil {
+		s.th.endMLDSA()
+	}
+	if done {
+		s.abort()
 	}
 	return resp, nil
 }

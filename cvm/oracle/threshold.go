@@ -169,22 +169,31 @@ func equalInts(a, b []int) bool {
 	return true
 }
 
+// MaxConcurrentAttempts bounds the ML-DSA attempts of one session that run
+// at the same time (an idle coordinator runs two at once to cut latency).
+const MaxConcurrentAttempts = 2
+
 // thSession is the threshold part of one signing session.
 type thSession struct {
-	mu      sync.Mutex // serialises the rounds of this session
-	keys    *thresholdKeys
-	id      wire.SessionID
-	sid     [32]byte // the envelope session id
-	signers []uint8
-	cfgBase mldsa.SessionConfig
-	attempt int
-	phase   int // 0 committed, 1 revealed, 2 responded
-	sess    *mldsa.Session
-	presig  *tecdsa.Presignature
-	// own holds this signer's envelope of the latest round, so that the
+	mu       sync.Mutex // serialises the rounds of this session
+	keys     *thresholdKeys
+	id       wire.SessionID
+	sid      [32]byte // the envelope session id
+	signers  []uint8
+	cfgBase  mldsa.SessionConfig
+	started  map[int]bool // attempts ever started: each index at most once
+	attempts map[int]*attemptState
+	presig   *tecdsa.Presignature
+}
+
+// attemptState is one ML-DSA attempt: its own mask (a fresh round-1 state),
+// so that no mask ever answers two challenges.
+type attemptState struct {
+	phase int // 0 committed, 1 revealed, 2 responded
+	sess  *mldsa.Session
+	// own holds this signer's latest envelope of the attempt, so that the
 	// copy relayed back to it is compared instead of re-verified.
-	ownRound uint8
-	own      []byte
+	own map[uint8][]byte
 }
 
 func (t *thSession) abort() {
@@ -198,20 +207,23 @@ func (t *thSession) abort() {
 }
 
 func (t *thSession) abortLocked() {
-	if t.sess != nil {
-		t.sess.Abort()
-		t.sess = nil
-	}
+	t.endAttemptsLocked()
 	t.presig = nil
+}
+
+func (t *thSession) endAttemptsLocked() {
+	for a, st := range t.attempts {
+		if st.sess != nil {
+			st.sess.Abort()
+		}
+		delete(t.attempts, a)
+	}
 }
 
 func (t *thSession) endMLDSA() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.sess != nil {
-		t.sess.Abort()
-		t.sess = nil
-	}
+	t.endAttemptsLocked()
 }
 
 func ecdsaSet(signers []uint8) []int {
@@ -240,7 +252,7 @@ func (o *Oracle) beginThreshold(s *session, presign *wire.PresignID) ([]byte, er
 	if k == nil {
 		return nil, &wire.Error{Code: wire.CodeNotReady, Message: "no threshold keys"}
 	}
-	t := &thSession{keys: k, id: s.id, sid: wire.EnvelopeSession(s.id), signers: s.signers}
+	t := &thSession{keys: k, id: s.id, sid: wire.EnvelopeSession(s.id), signers: s.signers, started: map[int]bool{}, attempts: map[int]*attemptState{}}
 	if presign != nil {
 		ps, err := k.takePresignature(*presign, ecdsaSet(s.signers))
 		if err != nil {
@@ -264,7 +276,18 @@ func (o *Oracle) beginThreshold(s *session, presign *wire.PresignID) ([]byte, er
 }
 
 // newAttempt starts ML-DSA attempt a and returns the sealed commitment.
+// Each attempt index starts at most once, with a fresh round-1 state, and
+// at most MaxConcurrentAttempts run unfinished at once.
 func (o *Oracle) newAttempt(t *thSession, a int) ([]byte, error) {
+	live := 0
+	for _, st := range t.attempts {
+		if st.phase < 2 {
+			live++
+		}
+	}
+	if t.started[a] || a >= MaxAttempts || live >= MaxConcurrentAttempts {
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("ML-DSA attempt %d cannot start now (%d running)", a, live)}
+	}
 	st, err := t.keys.round1()
 	if err != nil {
 		return nil, &wire.Error{Code: wire.CodeInternal, Message: "ML-DSA round 1: " + err.Error()}
@@ -284,16 +307,14 @@ func (o *Oracle) newAttempt(t *thSession, a int) ([]byte, error) {
 		sess.Abort()
 		return nil, &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
 	}
-	env, err := o.seal(envMLDSASign, t.keys.keyID, t.sid, uint16(3*a+1), peer.Broadcast, payload, false)
+	r := uint8(3*a + 1)
+	env, err := o.seal(envMLDSASign, t.keys.keyID, t.sid, uint16(r), peer.Broadcast, payload, false)
 	if err != nil {
 		sess.Abort()
 		return nil, err
 	}
-	t.ownRound, t.own = uint8(3*a+1), env
-	if t.sess != nil {
-		t.sess.Abort()
-	}
-	t.sess, t.attempt, t.phase = sess, a, 0
+	t.attempts[a] = &attemptState{sess: sess, own: map[uint8][]byte{r: env}}
+	t.started[a] = true
 	return env, nil
 }
 
@@ -312,73 +333,69 @@ func (o *Oracle) thresholdMLDSARound(s *session, req *wire.RoundRequest) ([]byte
 	t.keys.busy.Add(1)
 	defer t.keys.busy.Add(-1)
 	a, phase := (int(req.Round)-1)/3, (int(req.Round)-1)%3
-	switch {
-	case phase == 0 && a == t.attempt+1 && t.phase == 2 && a < MaxAttempts && len(req.Inbound) == 0:
-		return o.newAttempt(t, a)
-	case phase == 1 && a == t.attempt && t.phase == 0:
-		payloads, err := o.openRound(req.Inbound, envMLDSASign, t.keys.keyID, t.sid, req.Round-1, t.signers, t.ownFor(req.Round-1))
-		if err != nil {
-			t.abortLocked()
-			return nil, err
+	if phase == 0 {
+		if len(req.Inbound) != 0 {
+			return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "a commitment round has no inbound messages"}
 		}
+		return o.newAttempt(t, a)
+	}
+	st := t.attempts[a]
+	if st == nil || st.phase != phase-1 || st.sess == nil {
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("ML-DSA round %d (attempt %d) is not expected now", req.Round, a)}
+	}
+	fail := func(err error) ([]byte, error) {
+		st.sess.Abort()
+		delete(t.attempts, a)
+		return nil, err
+	}
+	payloads, err := o.openRound(req.Inbound, envMLDSASign, t.keys.keyID, t.sid, req.Round-1, t.signers, st.own[req.Round-1])
+	if err != nil {
+		return fail(err)
+	}
+	var out binaryMarshaler
+	if phase == 1 {
 		cmts := make([]*mldsa.Commitment, 0, len(payloads))
 		for _, p := range payloads {
 			c := new(mldsa.Commitment)
 			if err := c.UnmarshalBinary(p.data); err != nil {
-				t.abortLocked()
-				return nil, culprit(p.from, "commitment", err)
+				return fail(culprit(p.from, "commitment", err))
 			}
 			cmts = append(cmts, c)
 		}
-		rev, err := t.sess.Round2(cmts)
+		rev, err := st.sess.Round2(cmts)
 		if err != nil {
-			t.abortLocked()
-			return nil, abortError(err)
+			return fail(abortError(err))
 		}
-		t.phase = 1
-		return t.keepOwn(req.Round)(o.sealMsg(envMLDSASign, t.keys.keyID, t.sid, req.Round, rev))
-	case phase == 2 && a == t.attempt && t.phase == 1:
-		payloads, err := o.openRound(req.Inbound, envMLDSASign, t.keys.keyID, t.sid, req.Round-1, t.signers, t.ownFor(req.Round-1))
-		if err != nil {
-			t.abortLocked()
-			return nil, err
-		}
+		out = rev
+	} else {
 		revs := make([]*mldsa.Reveal, 0, len(payloads))
 		for _, p := range payloads {
 			r := new(mldsa.Reveal)
 			if err := r.UnmarshalBinary(p.data); err != nil {
-				t.abortLocked()
-				return nil, culprit(p.from, "reveal", err)
+				return fail(culprit(p.from, "reveal", err))
 			}
 			revs = append(revs, r)
 		}
-		resp, err := t.sess.Round3(revs)
-		t.sess = nil // Round3 consumes the attempt's secrets whatever the outcome
+		resp, err := st.sess.Round3(revs)
+		st.sess = nil // Round3 consumes the attempt's secrets whatever the outcome
 		if err != nil {
+			delete(t.attempts, a)
 			return nil, abortError(err)
 		}
-		t.phase = 2
-		return t.keepOwn(req.Round)(o.sealMsg(envMLDSASign, t.keys.keyID, t.sid, req.Round, resp))
+		out = resp
 	}
-	return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("ML-DSA round %d (attempt %d) is not expected now (attempt %d, phase %d)", req.Round, a, t.attempt, t.phase)}
-}
-
-// ownFor returns this signer's envelope of round r, if it is the latest.
-func (t *thSession) ownFor(r uint8) []byte {
-	if t.ownRound == r {
-		return t.own
-	}
-	return nil
-}
-
-// keepOwn records the envelope of round r on its way out.
-func (t *thSession) keepOwn(r uint8) func([]byte, error) ([]byte, error) {
-	return func(env []byte, err error) ([]byte, error) {
-		if err == nil {
-			t.ownRound, t.own = r, env
+	env, err := o.sealMsg(envMLDSASign, t.keys.keyID, t.sid, req.Round, out)
+	if err != nil {
+		if st.sess != nil {
+			return fail(err)
 		}
-		return env, err
+		delete(t.attempts, a)
+		return nil, err
 	}
+	st.phase = phase
+	clear(st.own)
+	st.own[req.Round] = env
+	return env, nil
 }
 
 // thresholdECDSAShare computes this signer's online ECDSA share.

@@ -176,17 +176,65 @@ func (c *Coordinator) countBytes(envs [][]byte, receivers int) {
 	c.stats.RelayedBytes.Add(uint64(n * receivers))
 }
 
+// MaxConcurrentAttempts is how many ML-DSA attempts the coordinator runs at
+// once when it is idle (only one session in flight): each attempt succeeds
+// with probability at least 1/2, so two at once cut the expected latency
+// for the price of CPU that an idle cluster has to spare.
+const MaxConcurrentAttempts = 2
+
 // signMLDSA relays ML-DSA attempts until one yields a signature, which
 // Combine has verified.
-func (c *Coordinator) signMLDSA(ctx context.Context, set []*Node, sid wire.SessionID, attrs []byte, cmtEnvs [][]byte) ([]byte, int, error) {
+func (c *Coordinator) signMLDSA(ctx context.Context, set []*Node, sid wire.SessionID, attrs []byte, first [][]byte) ([]byte, int, error) {
 	mu, err := c.mldsaPub.Mu(attrs, nil)
 	if err != nil {
 		return nil, 0, err
 	}
-	zero := make([]int, len(set))
-	for i, n := range set {
-		zero[i] = int(n.ID()) - 1
+	width := 1
+	if c.inflight.Load() <= 1 {
+		width = MaxConcurrentAttempts
 	}
+	type result struct {
+		sig []byte
+		err error
+	}
+	next := 0
+	for next < MaxAttempts {
+		n := min(width, MaxAttempts-next)
+		results := make(chan result, n)
+		for i := 0; i < n; i++ {
+			a := next + i
+			var cmts [][]byte
+			if a == 0 {
+				cmts = first
+			}
+			go func() {
+				sig, err := c.mldsaAttempt(ctx, set, sid, a, cmts, mu)
+				results <- result{sig, err}
+			}()
+		}
+		next += n
+		var firstErr error
+		for i := 0; i < n; i++ {
+			r := <-results
+			if r.err == nil {
+				return r.sig, next, nil
+			}
+			if !errors.Is(r.err, mldsa.ErrNoValidSlot) && firstErr == nil {
+				firstErr = r.err
+			}
+		}
+		if firstErr != nil {
+			return nil, next, firstErr
+		}
+	}
+	return nil, MaxAttempts, fmt.Errorf("coordinator: no ML-DSA attempt succeeded in %d tries", MaxAttempts)
+}
+
+// mldsaAttempt runs ML-DSA attempt a (its commitment round first, unless
+// the commitments are given) and combines it. It returns
+// mldsa.ErrNoValidSlot when no slot of the attempt succeeded.
+func (c *Coordinator) mldsaAttempt(ctx context.Context, set []*Node, sid wire.SessionID, a int, cmtEnvs [][]byte, mu [mldsa.MuSize]byte) ([]byte, error) {
+	c.stats.MLDSAAttempts.Add(1)
 	round := func(r uint8, in []wire.RoundMessage) ([][]byte, error) {
 		resps, err := parallel(set, func(n *Node) (*wire.RoundResponse, error) {
 			return n.Client.Round(ctx, &wire.RoundRequest{Session: sid, Scheme: wire.SchemeMLDSA65, Round: r, Inbound: in})
@@ -200,52 +248,50 @@ func (c *Coordinator) signMLDSA(ctx context.Context, set []*Node, sid wire.Sessi
 		}
 		return out, nil
 	}
-	for a := 0; a < MaxAttempts; a++ {
-		c.stats.MLDSAAttempts.Add(1)
-		base := uint8(3 * a)
-		if a > 0 {
-			if cmtEnvs, err = round(base+1, nil); err != nil {
-				return nil, a, err
-			}
+	base := uint8(3 * a)
+	var err error
+	if cmtEnvs == nil {
+		if cmtEnvs, err = round(base+1, nil); err != nil {
+			return nil, err
 		}
-		c.countBytes(cmtEnvs, len(set))
-		revEnvs, err := round(base+2, roundInbound(set, cmtEnvs))
-		if err != nil {
-			return nil, a, err
-		}
-		c.countBytes(revEnvs, len(set))
-		respEnvs, err := round(base+3, roundInbound(set, revEnvs))
-		if err != nil {
-			return nil, a, err
-		}
-		c.countBytes(respEnvs, 1)
-		cmts, err := decodeRound[mldsa.Commitment](c, set, sid, wire.EnvMLDSASign, uint16(base+1), cmtEnvs)
-		if err != nil {
-			return nil, a, err
-		}
-		revs, err := decodeRound[mldsa.Reveal](c, set, sid, wire.EnvMLDSASign, uint16(base+2), revEnvs)
-		if err != nil {
-			return nil, a, err
-		}
-		resps, err := decodeRound[mldsa.Response](c, set, sid, wire.EnvMLDSASign, uint16(base+3), respEnvs)
-		if err != nil {
-			return nil, a, err
-		}
-		cfg := mldsa.SessionConfig{SessionID: wire.MLDSAAttemptID(sid, c.keyID, a), Signers: zero, Mu: mu}
-		sig, err := mldsa.Combine(c.params, c.mldsaPub, cfg, cmts, revs, resps)
-		if errors.Is(err, mldsa.ErrNoValidSlot) {
-			continue
-		}
-		if err != nil {
-			var ae *mldsa.AbortError
-			if errors.As(err, &ae) && ae.Culprit >= 0 {
-				return nil, a + 1, &NodeError{Node: uint8(ae.Culprit + 1), Err: err}
-			}
-			return nil, a + 1, fmt.Errorf("ML-DSA combine: %w", err)
-		}
-		return sig, a + 1, nil
 	}
-	return nil, MaxAttempts, fmt.Errorf("coordinator: no ML-DSA attempt succeeded in %d tries", MaxAttempts)
+	c.countBytes(cmtEnvs, len(set))
+	revEnvs, err := round(base+2, roundInbound(set, cmtEnvs))
+	if err != nil {
+		return nil, err
+	}
+	c.countBytes(revEnvs, len(set))
+	respEnvs, err := round(base+3, roundInbound(set, revEnvs))
+	if err != nil {
+		return nil, err
+	}
+	c.countBytes(respEnvs, 1)
+	cmts, err := decodeRound[mldsa.Commitment](c, set, sid, wire.EnvMLDSASign, uint16(base+1), cmtEnvs)
+	if err != nil {
+		return nil, err
+	}
+	revs, err := decodeRound[mldsa.Reveal](c, set, sid, wire.EnvMLDSASign, uint16(base+2), revEnvs)
+	if err != nil {
+		return nil, err
+	}
+	resps, err := decodeRound[mldsa.Response](c, set, sid, wire.EnvMLDSASign, uint16(base+3), respEnvs)
+	if err != nil {
+		return nil, err
+	}
+	zero := make([]int, len(set))
+	for i, n := range set {
+		zero[i] = int(n.ID()) - 1
+	}
+	cfg := mldsa.SessionConfig{SessionID: wire.MLDSAAttemptID(sid, c.keyID, a), Signers: zero, Mu: mu}
+	sig, err := mldsa.Combine(c.params, c.mldsaPub, cfg, cmts, revs, resps)
+	if err != nil && !errors.Is(err, mldsa.ErrNoValidSlot) {
+		var ae *mldsa.AbortError
+		if errors.As(err, &ae) && ae.Culprit >= 0 {
+			return nil, &NodeError{Node: uint8(ae.Culprit + 1), Err: err}
+		}
+		return nil, fmt.Errorf("ML-DSA combine: %w", err)
+	}
+	return sig, err
 }
 
 // signECDSA runs the online ECDSA round and combines the shares; Combine
