@@ -349,6 +349,8 @@ var culpritRE = regexp.MustCompile(`culprit node (\d+)`)
 // a session fails it retries with another signer set, leaving out the node
 // that failed.
 func (c *Coordinator) Issue(ctx context.Context, f *wire.TokenFields) (*Issued, error) {
+	c.inflight.Add(1)
+	defer c.inflight.Add(-1)
 	var excluded []uint8
 	var lastErr error
 	for try := 0; try < maxSets; try++ {
@@ -365,8 +367,6 @@ func (c *Coordinator) Issue(ctx context.Context, f *wire.TokenFields) (*Issued, 
 		sctx, cancel := context.WithTimeout(ctx, c.cfg.SessionTimeout)
 		var iss *Issued
 		var err error
-		c.inflight.Add(1)
-		defer c.inflight.Add(-1)
 		if c.threshold() {
 			iss, err = c.thresholdSession(sctx, set, f)
 		} else {
