@@ -168,3 +168,71 @@ func BenchmarkCombineVerify(b *testing.B) {
 	}
 	b.ReportMetric(float64(n), "online-bytes/sig")
 }
+
+// BenchmarkPresignRounds reports the CPU time of each round per party
+// (process CPU, so the per-peer goroutines are included): round 1 (RVOLE
+// receiver messages), round 2 (RVOLE sender, Γ points) and Finalize (RVOLE
+// receiver finish, Γ checks). Message marshalling is not included.
+func BenchmarkPresignRounds(b *testing.B) {
+	ks := confirmedShares(b)
+	ss := newSigners(b, ks, SignerConfig{MaxPresignatures: 1 << 30})
+	set := []int{1, 2, 3}
+	var cpu [3]time.Duration
+	for b.Loop() {
+		var sess [Parties + 1]*PresignSession
+		var m1 [Parties + 1][]*PresignRound1
+		var m2 [Parties + 1][]*PresignRound2
+		var err error
+		sid := randomSID()
+		c0 := cpuTime(b)
+		for _, i := range set {
+			if sess[i], err = ss[i].NewPresign(sid, set); err != nil {
+				b.Fatal(err)
+			}
+			if m1[i], err = sess[i].Round1(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c1 := cpuTime(b)
+		for _, i := range set {
+			var in []*PresignRound1
+			for _, j := range set {
+				for _, m := range m1[j] {
+					if m.To == i {
+						in = append(in, m)
+					}
+				}
+			}
+			if m2[i], err = sess[i].Round2(in); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c2 := cpuTime(b)
+		var ps [Parties + 1]*Presignature
+		for _, i := range set {
+			var in []*PresignRound2
+			for _, j := range set {
+				for _, m := range m2[j] {
+					if m.To == i {
+						in = append(in, m)
+					}
+				}
+			}
+			if ps[i], err = sess[i].Finalize(in); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c3 := cpuTime(b)
+		cpu[0] += c1 - c0
+		cpu[1] += c2 - c1
+		cpu[2] += c3 - c2
+		for _, i := range set {
+			Sign(ps[i], sha384([]byte("x")))
+		}
+	}
+	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) / float64(len(set)) }
+	b.ReportMetric(per(cpu[0]), "cpu-ns/party/round1")
+	b.ReportMetric(per(cpu[1]), "cpu-ns/party/round2")
+	b.ReportMetric(per(cpu[2]), "cpu-ns/party/finalize")
+	b.ReportMetric(per(cpu[0]+cpu[1]+cpu[2]), "cpu-ns/party")
+}

@@ -36,6 +36,7 @@ type DKGConfig struct {
 // broadcast and/or one direct message from each other party) and returns this
 // party's messages. Broadcast messages must reach every party unchanged
 // (the echo digest detects equivocation); direct messages are confidential.
+// A DKG is single-use; its methods must be called from one goroutine at a time.
 type DKG struct {
 	cfg   DKGConfig
 	round int
@@ -196,11 +197,26 @@ func (d *DKG) Round2(bc []*DKGRound1Broadcast, dm []*DKGRound1Direct) (*DKGRound
 		return nil, nil, err
 	}
 	i := d.cfg.Self
-	b, err := collect(i, bc, func(m *DKGRound1Broadcast) int { return m.From }, nil)
+	b, err := collect(i, bc, func(m *DKGRound1Broadcast) int {
+		if m == nil {
+			return 0
+		}
+		return m.From
+	}, nil)
 	if err != nil {
 		return nil, nil, d.fail(err)
 	}
-	in, err := collect(i, dm, func(m *DKGRound1Direct) int { return m.From }, func(m *DKGRound1Direct) int { return m.To })
+	in, err := collect(i, dm, func(m *DKGRound1Direct) int {
+		if m == nil {
+			return 0
+		}
+		return m.From
+	}, func(m *DKGRound1Direct) int {
+		if m == nil {
+			return 0
+		}
+		return m.To
+	})
 	if err != nil {
 		return nil, nil, d.fail(err)
 	}
@@ -319,11 +335,26 @@ func (d *DKG) Round3(bc []*DKGRound2Broadcast, dm []*DKGRound2Direct) (*DKGRound
 	}
 	i := d.cfg.Self
 	sid := d.cfg.SessionID
-	b, err := collect(i, bc, func(m *DKGRound2Broadcast) int { return m.From }, nil)
+	b, err := collect(i, bc, func(m *DKGRound2Broadcast) int {
+		if m == nil {
+			return 0
+		}
+		return m.From
+	}, nil)
 	if err != nil {
 		return nil, nil, d.fail(err)
 	}
-	in, err := collect(i, dm, func(m *DKGRound2Direct) int { return m.From }, func(m *DKGRound2Direct) int { return m.To })
+	in, err := collect(i, dm, func(m *DKGRound2Direct) int {
+		if m == nil {
+			return 0
+		}
+		return m.From
+	}, func(m *DKGRound2Direct) int {
+		if m == nil {
+			return 0
+		}
+		return m.To
+	})
 	if err != nil {
 		return nil, nil, d.fail(err)
 	}
@@ -438,7 +469,17 @@ func (d *DKG) echoDigest() [32]byte {
 }
 
 func otCollect(self, round int, dm []*DKGOTDirect) ([Parties + 1]*DKGOTDirect, error) {
-	in, err := collect(self, dm, func(m *DKGOTDirect) int { return m.From }, func(m *DKGOTDirect) int { return m.To })
+	in, err := collect(self, dm, func(m *DKGOTDirect) int {
+		if m == nil {
+			return 0
+		}
+		return m.From
+	}, func(m *DKGOTDirect) int {
+		if m == nil {
+			return 0
+		}
+		return m.To
+	})
 	if err != nil {
 		return in, err
 	}
@@ -456,7 +497,12 @@ func (d *DKG) Round4(bc []*DKGRound3Broadcast, dm []*DKGOTDirect) ([]*DKGOTDirec
 		return nil, err
 	}
 	i := d.cfg.Self
-	b, err := collect(i, bc, func(m *DKGRound3Broadcast) int { return m.From }, nil)
+	b, err := collect(i, bc, func(m *DKGRound3Broadcast) int {
+		if m == nil {
+			return 0
+		}
+		return m.From
+	}, nil)
 	if err != nil {
 		return nil, d.fail(err)
 	}

@@ -160,3 +160,34 @@ func FuzzReshareContribution(f *testing.F) {
 	}
 	fuzzDecoder(f, func() codec { return new(ReshareContribution) }, m)
 }
+
+func TestNilAndForeignInputsDoNotPanic(t *testing.T) {
+	d, err := NewDKG(DKGConfig{Self: 1, Rand: rand.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.Round1(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.Round2([]*DKGRound1Broadcast{nil}, nil); err == nil {
+		t.Fatal("nil broadcast accepted")
+	}
+	if _, _, err := d.Round2(nil, nil); err == nil {
+		t.Fatal("DKG continued after a failure")
+	}
+	if _, err := Combine(nil, make([]byte, DigestSize), []*SignShare{nil, nil, nil}); err == nil {
+		t.Fatal("nil shares accepted")
+	}
+	if _, err := Sign(nil, make([]byte, DigestSize)); err == nil {
+		t.Fatal("nil presignature accepted")
+	}
+	if _, err := NewReplacementShare(5, []*ReshareContribution{nil, nil, nil}); err == nil {
+		t.Fatal("nil contributions accepted")
+	}
+	if _, err := VerifyComplaint(nil, nil); err == nil {
+		t.Fatal("nil complaint accepted")
+	}
+	if _, err := NewDKG(DKGConfig{Self: 6, Rand: rand.Reader}); err == nil {
+		t.Fatal("party index 6 accepted")
+	}
+}

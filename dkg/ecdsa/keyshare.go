@@ -168,3 +168,11 @@ func Subsets() [][]int {
 	}
 	return out
 }
+
+// String describes the share without revealing secret material.
+func (k *KeyShare) String() string {
+	return fmt.Sprintf("tecdsa.KeyShare{party %d, key id %x, confirmed %v}", k.self, k.keyID[:8], k.Confirmed())
+}
+
+// GoString is String, so that %#v does not print secret material either.
+func (k *KeyShare) GoString() string { return k.String() }

@@ -99,6 +99,7 @@ func (s *Signer) pruneLocked() {
 }
 
 // PresignSession is one party's single-use state for one presigning session.
+// Its methods must be called in order from one goroutine at a time.
 type PresignSession struct {
 	s     *Signer
 	pairs [Parties + 1]*pairMaterial // snapshot taken at NewPresign
@@ -109,6 +110,7 @@ type PresignSession struct {
 
 	r, phi *p384.Scalar
 	R      *p384.Point
+	Rb     []byte // encoding of R (computed once)
 	salt   [32]byte
 	com    [Parties + 1][32]byte
 	recv   [Parties + 1]*rvole.Receiver
@@ -234,16 +236,16 @@ func (p *PresignSession) Round1() ([]*PresignRound1, error) {
 	if _, err := io.ReadFull(rnd, p.salt[:]); err != nil {
 		return nil, p.fail(err)
 	}
-	p.com[i] = p.commit(i, p.R.Bytes(), p.salt[:])
+	p.Rb = p.R.Bytes()
+	p.com[i] = p.commit(i, p.Rb, p.salt[:])
 	var outs [Parties + 1]*PresignRound1
 	err = p.forPeers(func(j int) error {
-		r, msg, chi, err := rvole.NewReceiver(rnd, p.pairs[j].recv, p.pairs[j].gRecv, p.ctx(j, i, 1))
+		m := &PresignRound1{SessionID: p.sid, From: i, To: j, Commit: p.com[i]}
+		r, chi, err := rvole.NewReceiverInto(&m.RVOLE, rnd, p.pairs[j].recv, p.pairs[j].gRecv, p.ctx(j, i, 1))
 		if err != nil {
 			return err
 		}
 		p.recv[j], p.chi[j] = r, chi
-		m := &PresignRound1{SessionID: p.sid, From: i, To: j, Commit: p.com[i]}
-		copy(m.RVOLE[:], msg)
 		outs[j] = m
 		return nil
 	})
@@ -267,7 +269,10 @@ func collectSet[T any](p *PresignSession, msgs []T, sid, from, to func(T) any) (
 	var seen [Parties + 1]bool
 	self := p.s.share.self
 	for _, m := range msgs {
-		f := from(m).(int)
+		f, ok := from(m).(int)
+		if !ok {
+			return out, abort(0, "nil message", ErrDecode)
+		}
 		inSet := false
 		for _, j := range p.set {
 			inSet = inSet || (j == f && j != self)
@@ -316,8 +321,23 @@ func (p *PresignSession) Round2(in []*PresignRound1) ([]*PresignRound2, error) {
 		return nil, err
 	}
 	i := p.s.share.self
-	msgs, err := collectSet(p, in, func(m *PresignRound1) any { return m.SessionID },
-		func(m *PresignRound1) any { return m.From }, func(m *PresignRound1) any { return m.To })
+	msgs, err := collectSet(p, in, func(m *PresignRound1) any {
+		if m == nil {
+			return nil
+		}
+		return m.SessionID
+	},
+		func(m *PresignRound1) any {
+			if m == nil {
+				return nil
+			}
+			return m.From
+		}, func(m *PresignRound1) any {
+			if m == nil {
+				return nil
+			}
+			return m.To
+		})
 	if err != nil {
 		return nil, p.fail(err)
 	}
@@ -335,9 +355,10 @@ func (p *PresignSession) Round2(in []*PresignRound1) ([]*PresignRound2, error) {
 	z.Zeroize()
 	p.pk = p384.BaseMul(p.sk)
 	var outs [Parties + 1]*PresignRound2
-	Rb, pkb := p.R.Bytes(), p.pk.Bytes()
+	pkb := p.pk.Bytes()
 	err = p.forPeers(func(j int) error {
-		c, msg, err := rvole.Send(p.s.cfg.Rand, p.pairs[j].send, p.pairs[j].gSend, p.ctx(i, j, 1),
+		m := &PresignRound2{SessionID: p.sid, From: i, To: j, Echo: p.echo, Salt: p.salt}
+		c, err := rvole.SendInto(&m.RVOLE, p.s.cfg.Rand, p.pairs[j].send, p.pairs[j].gSend, p.ctx(i, j, 1),
 			[rvole.L]*p384.Scalar{p.r, p.sk}, msgs[j].RVOLE[:])
 		if err != nil {
 			e := abort(j, "RVOLE receiver message", err)
@@ -345,13 +366,11 @@ func (p *PresignSession) Round2(in []*PresignRound1) ([]*PresignRound2, error) {
 			return e
 		}
 		p.cu[j], p.cv[j] = c[0], c[1]
-		m := &PresignRound2{SessionID: p.sid, From: i, To: j, Echo: p.echo, Salt: p.salt}
-		copy(m.R[:], Rb)
+		copy(m.R[:], p.Rb)
 		copy(m.PK[:], pkb)
 		copy(m.GammaU[:], p384.BaseMul(c[0]).Bytes())
 		copy(m.GammaV[:], p384.BaseMul(c[1]).Bytes())
 		p384.NewScalar().Sub(p.phi, p.chi[j]).PutBytes(m.Psi[:])
-		copy(m.RVOLE[:], msg)
 		outs[j] = m
 		return nil
 	})
@@ -400,8 +419,23 @@ func (p *PresignSession) Finalize(in []*PresignRound2) (*Presignature, error) {
 	if err := p.step(2); err != nil {
 		return nil, err
 	}
-	msgs, err := collectSet(p, in, func(m *PresignRound2) any { return m.SessionID },
-		func(m *PresignRound2) any { return m.From }, func(m *PresignRound2) any { return m.To })
+	msgs, err := collectSet(p, in, func(m *PresignRound2) any {
+		if m == nil {
+			return nil
+		}
+		return m.SessionID
+	},
+		func(m *PresignRound2) any {
+			if m == nil {
+				return nil
+			}
+			return m.From
+		}, func(m *PresignRound2) any {
+			if m == nil {
+				return nil
+			}
+			return m.To
+		})
 	if err != nil {
 		return nil, p.fail(err)
 	}
@@ -510,3 +544,11 @@ func (p *PresignSession) Finalize(in []*PresignRound2) (*Presignature, error) {
 	s.live[ps] = struct{}{}
 	return ps, nil
 }
+
+// String describes the presignature without revealing secret material.
+func (ps *Presignature) String() string {
+	return fmt.Sprintf("tecdsa.Presignature{session %x, signers %v, consumed %v}", ps.sid[:8], ps.set, ps.consumed.Load())
+}
+
+// GoString is String, so that %#v does not print secret material either.
+func (ps *Presignature) GoString() string { return ps.String() }

@@ -4,7 +4,6 @@ import (
 	stdecdsa "crypto/ecdsa"
 	"crypto/sha512"
 	"fmt"
-	"math/big"
 
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
@@ -71,6 +70,11 @@ func Combine(pub *stdecdsa.PublicKey, digest []byte, shares []*SignShare) ([]byt
 	if pub == nil || len(shares) != Threshold {
 		return nil, fmt.Errorf("%w: need exactly %d shares", ErrShares, Threshold)
 	}
+	for _, s := range shares {
+		if s == nil {
+			return nil, fmt.Errorf("%w: nil share", ErrShares)
+		}
+	}
 	first := shares[0]
 	if err := validSet(first.Signers[:]); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrShares, err)
@@ -82,7 +86,7 @@ func Combine(pub *stdecdsa.PublicKey, digest []byte, shares []*SignShare) ([]byt
 	var got [Parties + 1]bool
 	W, U := p384.NewScalar(), p384.NewScalar()
 	for _, s := range shares {
-		if s == nil || s.SessionID != first.SessionID || s.Signers != first.Signers || s.R != first.R {
+		if s.SessionID != first.SessionID || s.Signers != first.Signers || s.R != first.R {
 			return nil, fmt.Errorf("%w: session, signer set or R differ", ErrShares)
 		}
 		member := false
@@ -122,11 +126,26 @@ func Combine(pub *stdecdsa.PublicKey, digest []byte, shares []*SignShare) ([]byt
 	return der, nil
 }
 
+// encodeSignature returns the DER SEQUENCE { INTEGER r, INTEGER s } for
+// nonzero big-endian r and s (public values).
 func encodeSignature(r, s []byte) ([]byte, error) {
 	var b cryptobyte.Builder
 	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1BigInt(new(big.Int).SetBytes(r))
-		b.AddASN1BigInt(new(big.Int).SetBytes(s))
+		addPositiveInt(b, r)
+		addPositiveInt(b, s)
 	})
 	return b.Bytes()
+}
+
+// addPositiveInt appends a DER INTEGER holding the positive big-endian value v.
+func addPositiveInt(b *cryptobyte.Builder, v []byte) {
+	for len(v) > 1 && v[0] == 0 {
+		v = v[1:]
+	}
+	b.AddASN1(asn1.INTEGER, func(b *cryptobyte.Builder) {
+		if v[0]&0x80 != 0 {
+			b.AddUint8(0)
+		}
+		b.AddBytes(v)
+	})
 }

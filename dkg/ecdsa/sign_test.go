@@ -216,3 +216,23 @@ func TestFewerThanThreeCannotSign(t *testing.T) {
 		t.Fatalf("honest shares: %v", err)
 	}
 }
+
+func TestFormattingRedacts(t *testing.T) {
+	ks := confirmedShares(t)
+	ss := newSigners(t, ks, SignerConfig{})
+	ps, err := runPresign(t, ss, []int{1, 2, 3}, randomSID(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := fmt.Sprintf("%x", ks[1].x.Bytes())
+	phi := fmt.Sprintf("%x", ps[1].phi.Bytes())
+	for _, s := range []string{fmt.Sprint(ks[1]), fmt.Sprintf("%+v", ks[1]), fmt.Sprintf("%#v", ks[1]),
+		fmt.Sprint(ps[1]), fmt.Sprintf("%+v", ps[1]), fmt.Sprintf("%#v", ps[1])} {
+		if strings.Contains(s, x) || strings.Contains(s, phi) || strings.Contains(s, x[:16]) || strings.Contains(s, phi[:16]) {
+			t.Fatalf("formatting leaks a secret: %s", s)
+		}
+	}
+	if !strings.Contains(fmt.Sprint(ks[1]), "party 1") {
+		t.Fatal("unexpected format")
+	}
+}

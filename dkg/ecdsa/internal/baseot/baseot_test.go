@@ -127,3 +127,24 @@ func TestStateMachine(t *testing.T) {
 		t.Fatal("repeated points")
 	}
 }
+
+// BenchmarkBatch measures one full batch of 256 verified OTs (both sides).
+func BenchmarkBatch(b *testing.B) {
+	ctx := transcript.Context{Sender: 2, Receiver: 1}
+	for b.Loop() {
+		s, m1, _ := NewSender(rand.Reader, ctx)
+		r, m2, err := NewReceiver(rand.Reader, ctx, m1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m3, _ := s.Round2(m2)
+		m4, _ := r.Round3(m3)
+		m5, err := s.Round4(m4)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.Round5(m5); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -62,37 +62,54 @@ func prg(prefix *transcript.T, seed *[baseot.SeedSize]byte, i int, out []byte) {
 	t.Read(out[:ColBytes])
 }
 
-func challenges(sid *[32]byte, u []byte) [blocks - 1]*gfTable {
+func challenges(sid *[32]byte, u []byte) [blocks - 1]gf128 {
 	t := transcript.New("ote/challenge").Bytes(sid[:]).Bytes(u)
 	var buf [16]byte
-	var out [blocks - 1]*gfTable
+	var out [blocks - 1]gf128
 	for k := range out {
 		t.Read(buf[:])
-		out[k] = newTable(gfLoad(buf[:]))
+		out[k] = gfLoad(buf[:])
 	}
 	return out
 }
 
-func compress(c *[blocks - 1]*gfTable, v []byte) gf128 {
+func compress(c *[blocks - 1]gf128, v []byte) gf128 {
 	acc := gfLoad(v[(blocks-1)*16:])
 	for k := 0; k < blocks-1; k++ {
-		acc = acc.xor(c[k].mul(gfLoad(v[k*16:])))
+		acc = acc.xor(gfMul(c[k], gfLoad(v[k*16:])))
 	}
 	return acc
 }
 
-// transpose writes the first Xi bits of each of the Kappa columns as rows.
+// transpose writes the first Xi bits of each of the Kappa columns as rows:
+// bit j of column i becomes bit i of row j. It works on 8×8 bit blocks (eight
+// columns × one byte): the eight bytes are packed into a uint64, transposed
+// with three fixed masked swaps, and unpacked into one byte of eight rows.
+// The sequence of operations does not depend on the data.
 func transpose(cols *[Kappa][ColBytes]byte, rows *Rows) {
-	*rows = Rows{}
-	for i := 0; i < Kappa; i++ {
-		ib, sh := i/8, uint(i%8)
+	for ib := 0; ib < Kappa/8; ib++ {
+		c := cols[ib*8 : ib*8+8]
 		for jb := 0; jb < XiBytes; jb++ {
-			b := cols[i][jb]
-			for bit := 0; bit < 8; bit++ {
-				rows[jb*8+bit][ib] |= ((b >> bit) & 1) << sh
+			// Byte k of x is column 8·ib+k; bit b of byte k is its row 8·jb+b.
+			x := uint64(c[0][jb]) | uint64(c[1][jb])<<8 | uint64(c[2][jb])<<16 | uint64(c[3][jb])<<24 |
+				uint64(c[4][jb])<<32 | uint64(c[5][jb])<<40 | uint64(c[6][jb])<<48 | uint64(c[7][jb])<<56
+			x = transpose8(x)
+			for b := 0; b < 8; b++ {
+				rows[jb*8+b][ib] = byte(x >> (8 * b))
 			}
 		}
 	}
+}
+
+// transpose8 transposes the 8×8 bit matrix whose entry (r, c) is bit 8r+c.
+func transpose8(x uint64) uint64 {
+	t := (x ^ (x >> 7)) & 0x00aa00aa00aa00aa
+	x ^= t ^ (t << 7)
+	t = (x ^ (x >> 14)) & 0x0000cccc0000cccc
+	x ^= t ^ (t << 14)
+	t = (x ^ (x >> 28)) & 0x00000000f0f0f0f0
+	x ^= t ^ (t << 28)
+	return x
 }
 
 // Extend is the receiver's step: for choice vector x (ColBytes bytes: the
@@ -100,6 +117,13 @@ func transpose(cols *[Kappa][ColBytes]byte, rows *Rows) {
 // message and the rows T_j.
 func Extend(setup *ReceiverSetup, sid [32]byte, x *[ColBytes]byte) ([]byte, *Rows) {
 	msg := make([]byte, MsgSize)
+	return msg, ExtendInto(msg, setup, sid, x)
+}
+
+// ExtendInto is Extend writing the message into msg, which must have length
+// MsgSize; it returns the rows T_j.
+func ExtendInto(msg []byte, setup *ReceiverSetup, sid [32]byte, x *[ColBytes]byte) *Rows {
+	msg = msg[:MsgSize]
 	u := msg[:Kappa*ColBytes]
 	t0 := new([Kappa][ColBytes]byte)
 	var t1 [ColBytes]byte
@@ -121,7 +145,7 @@ func Extend(setup *ReceiverSetup, sid [32]byte, x *[ColBytes]byte) ([]byte, *Row
 	rows := new(Rows)
 	transpose(t0, rows)
 	clear(t0[:])
-	return msg, rows
+	return rows
 }
 
 // Receive is the sender's step: it checks the receiver's message and returns

@@ -1,6 +1,6 @@
 // Package p384 wraps the constant-time P-384 group (filippo.io/nistec) and
-// its scalar field mod n (filippo.io/bigmod) with the strict encodings used by
-// the threshold ECDSA protocol: 48-byte big-endian scalars that must be
+// its scalar field mod n (a fixed-size, constant-time Montgomery field; see
+// field.go) with the strict encodings used by the threshold ECDSA protocol: 48-byte big-endian scalars that must be
 // reduced (values ≥ n are rejected, never reduced) and 97-byte uncompressed
 // SEC 1 points that must not be the identity.
 package p384
@@ -10,7 +10,6 @@ import (
 	"errors"
 	"io"
 
-	"filippo.io/bigmod"
 	"filippo.io/nistec"
 )
 
@@ -28,65 +27,45 @@ var orderBytes = [ScalarSize]byte{
 	0x48, 0xb0, 0xa7, 0x7a, 0xec, 0xec, 0x19, 0x6a, 0xcc, 0xc5, 0x29, 0x73,
 }
 
-// order is the modulus n. It is created once and never modified.
-var order = func() *bigmod.Modulus {
-	m, err := bigmod.NewModulus(orderBytes[:])
-	if err != nil {
-		panic("p384: invalid group order")
-	}
-	return m
-}()
-
-// nMinus2 is n-2, the exponent for inversion by Fermat's little theorem.
-var nMinus2 = func() []byte {
-	b := orderBytes
-	b[ScalarSize-1] -= 2
-	return b[:]
-}()
-
 // Errors returned by the decoders.
 var (
-	ErrScalarLength   = errors.New("p384: scalar encoding has wrong length")
-	ErrScalarRange    = errors.New("p384: scalar is not less than the group order")
-	ErrPointLength    = errors.New("p384: point encoding has wrong length")
-	ErrPointEncoding  = errors.New("p384: invalid point encoding")
-	ErrPointIdentity  = errors.New("p384: point is the identity")
-	ErrRandomness     = errors.New("p384: reading randomness failed")
-	ErrScalarOverflow = errors.New("p384: value does not fit the scalar field")
+	ErrScalarLength  = errors.New("p384: scalar encoding has wrong length")
+	ErrScalarRange   = errors.New("p384: scalar is not less than the group order")
+	ErrPointLength   = errors.New("p384: point encoding has wrong length")
+	ErrPointEncoding = errors.New("p384: invalid point encoding")
+	ErrPointIdentity = errors.New("p384: point is the identity")
+	ErrRandomness    = errors.New("p384: reading randomness failed")
 )
 
 // Order returns a copy of the big-endian group order n.
 func Order() []byte { b := orderBytes; return b[:] }
 
-// Scalar is an element of Z/nZ. The zero value is not usable; use NewScalar.
+// Scalar is an element of Z/nZ, held in the constant-time Montgomery field
+// of field.go. The zero value is the scalar 0; NewScalar is the usual
+// constructor.
 type Scalar struct {
-	n *bigmod.Nat
+	v fe
 }
 
 // NewScalar returns a new scalar set to zero.
-func NewScalar() *Scalar {
-	var zero [ScalarSize]byte
-	n, _ := bigmod.NewNat().SetBytes(zero[:], order)
-	return &Scalar{n: n}
-}
+func NewScalar() *Scalar { return new(Scalar) }
 
 // ScalarFromUint64 returns the scalar v.
 func ScalarFromUint64(v uint64) *Scalar {
-	var b [ScalarSize]byte
-	for i := 0; i < 8; i++ {
-		b[ScalarSize-1-i] = byte(v >> (8 * i))
-	}
-	s, _ := NewScalar().SetBytes(b[:])
+	s := new(Scalar)
+	x := fe{v}
+	r2 := feR2()
+	felMontMul(&s.v, &x, &r2)
 	return s
 }
 
 // SetBytes sets s to the 48-byte big-endian value b. It rejects any other
-// length and any value ≥ n.
+// length and any value ≥ n (s is left unchanged on error).
 func (s *Scalar) SetBytes(b []byte) (*Scalar, error) {
 	if len(b) != ScalarSize {
 		return nil, ErrScalarLength
 	}
-	if _, err := s.n.SetBytes(b, order); err != nil {
+	if felFromBytes(&s.v, (*[ScalarSize]byte)(b)) != 1 {
 		return nil, ErrScalarRange
 	}
 	return s, nil
@@ -100,9 +79,7 @@ func (s *Scalar) SetReducedBytes(b []byte) (*Scalar, error) {
 	if len(b) != ScalarSize {
 		return nil, ErrScalarLength
 	}
-	if _, err := s.n.SetOverflowingBytes(b, order); err != nil {
-		return nil, ErrScalarOverflow
-	}
+	felFromReducedBytes(&s.v, (*[ScalarSize]byte)(b))
 	return s, nil
 }
 
@@ -113,9 +90,9 @@ func (s *Scalar) Random(r io.Reader) (*Scalar, error) {
 	if _, err := io.ReadFull(r, b[:]); err != nil {
 		return nil, ErrRandomness
 	}
-	_, err := s.SetReducedBytes(b[:])
+	felFromReducedBytes(&s.v, &b)
 	clear(b[:])
-	return s, err
+	return s, nil
 }
 
 // RandomNonZero is Random, retried until the result is nonzero.
@@ -131,119 +108,117 @@ func (s *Scalar) RandomNonZero(r io.Reader) (*Scalar, error) {
 }
 
 // Bytes returns the 48-byte big-endian encoding of s.
-func (s *Scalar) Bytes() []byte { return s.n.Bytes(order) }
-
-// PutBytes writes the 48-byte encoding of s into dst, which must have length 48.
-func (s *Scalar) PutBytes(dst []byte) {
-	b := s.n.Bytes(order)
-	copy(dst[:ScalarSize], b)
-	clear(b)
+func (s *Scalar) Bytes() []byte {
+	b := make([]byte, ScalarSize)
+	felToBytes(b, &s.v)
+	return b
 }
+
+// PutBytes writes the 48-byte encoding of s into dst, which must have length
+// at least 48.
+func (s *Scalar) PutBytes(dst []byte) { felToBytes(dst[:ScalarSize], &s.v) }
 
 // Set sets s = t.
 func (s *Scalar) Set(t *Scalar) *Scalar {
-	if s == t {
-		return s
-	}
-	s.n.Sub(s.n, order) // s = 0, in constant time
-	s.n.Add(t.n, order)
+	s.v = t.v
 	return s
 }
 
 // Clone returns a copy of s.
-func (s *Scalar) Clone() *Scalar { return NewScalar().Set(s) }
+func (s *Scalar) Clone() *Scalar { return &Scalar{v: s.v} }
 
 // Add sets s = a + b mod n.
 func (s *Scalar) Add(a, b *Scalar) *Scalar {
-	if s != a {
-		s.Set(a)
-	}
-	s.n.Add(b.n, order)
+	felAdd(&s.v, &a.v, &b.v)
 	return s
 }
 
 // Sub sets s = a - b mod n.
 func (s *Scalar) Sub(a, b *Scalar) *Scalar {
-	if s != a {
-		s.Set(a)
-	}
-	s.n.Sub(b.n, order)
+	felSub(&s.v, &a.v, &b.v)
 	return s
 }
 
 // Mul sets s = a · b mod n.
 func (s *Scalar) Mul(a, b *Scalar) *Scalar {
-	if s != a {
-		s.Set(a)
-	}
-	s.n.Mul(b.n, order)
+	felMontMul(&s.v, &a.v, &b.v)
 	return s
 }
 
 // Neg sets s = -a mod n.
 func (s *Scalar) Neg(a *Scalar) *Scalar {
-	t := NewScalar()
-	t.n.Sub(a.n, order)
-	s.Set(t)
-	t.Zeroize()
+	var zero fe
+	felSub(&s.v, &zero, &a.v)
 	return s
 }
 
 // Inverse sets s = a^-1 mod n in constant time (a^(n-2)); the inverse of
 // zero is zero.
 func (s *Scalar) Inverse(a *Scalar) *Scalar {
-	t := bigmod.NewNat()
-	t.Exp(a.n, nMinus2, order)
-	s.n.SetBytes(t.Bytes(order), order)
+	felInverse(&s.v, &a.v)
 	return s
 }
 
 // Equal returns 1 if s == t and 0 otherwise, in constant time.
-func (s *Scalar) Equal(t *Scalar) int { return int(s.n.Equal(t.n)) }
+func (s *Scalar) Equal(t *Scalar) int { return int(felEqual(&s.v, &t.v)) }
 
 // IsZero returns 1 if s == 0 and 0 otherwise, in constant time.
-func (s *Scalar) IsZero() int { return int(s.n.IsZero()) }
+func (s *Scalar) IsZero() int { return int(felIsZero(&s.v)) }
 
 // Zeroize overwrites s with zero.
 func (s *Scalar) Zeroize() {
-	if s == nil || s.n == nil {
+	if s == nil {
 		return
 	}
-	s.n.Sub(s.n, order)
+	clear(s.v[:])
 }
 
 // AddMasked sets s = s + bit·t where bit is 0 or 1, in constant time, given
 // the 48-byte encoding tb of t. It is used for secret-dependent conditional
-// sums such as χ = Σ β_j·g_j.
+// sums such as χ = Σ β_j·g_j. tb must be a canonical encoding (produced by
+// Bytes or validated by SetBytes); otherwise s is left unchanged.
 func (s *Scalar) AddMasked(tb []byte, bit byte) *Scalar {
-	var m [ScalarSize]byte
-	mask := -(bit & 1)
-	for i := range m {
-		m[i] = tb[i] & mask
-	}
-	t := bigmod.NewNat()
-	if _, err := t.SetBytes(m[:], order); err != nil {
-		// tb was produced by Bytes or validated by SetBytes, so this cannot
-		// happen; keep the value unchanged rather than panic.
+	var t Scalar
+	if len(tb) != ScalarSize || felFromBytes(&t.v, (*[ScalarSize]byte)(tb)) != 1 {
 		return s
 	}
-	s.n.Add(t, order)
-	clear(m[:])
+	s.AddMaskedScalar(&t, bit)
+	t.Zeroize()
 	return s
 }
 
 // SubMasked sets s = s - bit·t (see AddMasked).
 func (s *Scalar) SubMasked(tb []byte, bit byte) *Scalar {
-	var m [ScalarSize]byte
-	mask := -(bit & 1)
-	for i := range m {
-		m[i] = tb[i] & mask
-	}
-	t := bigmod.NewNat()
-	if _, err := t.SetBytes(m[:], order); err != nil {
+	var t Scalar
+	if len(tb) != ScalarSize || felFromBytes(&t.v, (*[ScalarSize]byte)(tb)) != 1 {
 		return s
 	}
-	s.n.Sub(t, order)
+	s.SubMaskedScalar(&t, bit)
+	t.Zeroize()
+	return s
+}
+
+// AddMaskedScalar sets s = s + bit·t where bit is 0 or 1, in constant time:
+// t is masked limb by limb, the addition always runs.
+func (s *Scalar) AddMaskedScalar(t *Scalar, bit byte) *Scalar {
+	var m fe
+	mask := -uint64(bit & 1)
+	for i := range m {
+		m[i] = t.v[i] & mask
+	}
+	felAdd(&s.v, &s.v, &m)
+	clear(m[:])
+	return s
+}
+
+// SubMaskedScalar sets s = s - bit·t (see AddMaskedScalar).
+func (s *Scalar) SubMaskedScalar(t *Scalar, bit byte) *Scalar {
+	var m fe
+	mask := -uint64(bit & 1)
+	for i := range m {
+		m[i] = t.v[i] & mask
+	}
+	felSub(&s.v, &s.v, &m)
 	clear(m[:])
 	return s
 }

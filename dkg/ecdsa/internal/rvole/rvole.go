@@ -48,8 +48,7 @@ var (
 
 // Gadget is the public gadget vector of one ordered pair.
 type Gadget struct {
-	g  [Xi]*p384.Scalar
-	gb [Xi][p384.ScalarSize]byte
+	g [Xi]*p384.Scalar
 }
 
 // NewGadget derives the gadget vector for the pair (sender → receiver) of
@@ -59,7 +58,6 @@ func NewGadget(keyID [32]byte, sender, receiver uint32) *Gadget {
 	for j := 0; j < Xi; j++ {
 		t := transcript.New("rvole/gadget").Bytes(keyID[:]).Uint32(sender).Uint32(receiver).Uint32(uint32(j))
 		g.g[j] = t.SumScalar()
-		g.g[j].PutBytes(g.gb[j][:])
 	}
 	return g
 }
@@ -74,18 +72,14 @@ func rotPrefix(sid *[32]byte, nonceA []byte) *transcript.T {
 	return transcript.New("rvole/rot").Bytes(sid[:]).Bytes(nonceA).PadBlock()
 }
 
-// rot derives the three random-OT scalars of row j from the row bits.
-func rot(prefix *transcript.T, j int, row []byte, out *[width]*p384.Scalar) {
-	t := prefix.Clone().Uint32(uint32(j)).Bytes(row)
+// rot derives the three random-OT scalars of row j from the row bits. t is
+// scratch space for the hash state (reused across rows).
+func rot(prefix, t *transcript.T, j int, row []byte, out *[width]p384.Plain) {
+	prefix.CloneTo(t).Uint32(uint32(j)).Bytes(row)
 	var buf [width * p384.ScalarSize]byte
 	t.Read(buf[:])
 	for h := 0; h < width; h++ {
-		if out[h] == nil {
-			out[h] = p384.NewScalar()
-		}
-		if _, err := out[h].SetReducedBytes(buf[h*p384.ScalarSize : (h+1)*p384.ScalarSize]); err != nil {
-			panic("rvole: 48-byte reduction failed")
-		}
+		out[h].SetReducedBytes((*[p384.ScalarSize]byte)(buf[h*p384.ScalarSize:]))
 	}
 	clear(buf[:])
 }
@@ -115,23 +109,30 @@ type Receiver struct {
 // NewReceiver starts an instance. ctx binds key id, session id, sender
 // (Alice) and receiver (Bob). It returns Bob's state, message and χ.
 func NewReceiver(rand io.Reader, setup *ote.ReceiverSetup, g *Gadget, ctx transcript.Context) (*Receiver, []byte, *p384.Scalar, error) {
-	r := &Receiver{gadget: g}
-	msg := make([]byte, NonceSize, Msg1Size)
-	if _, err := io.ReadFull(rand, msg[:NonceSize]); err != nil {
-		return nil, nil, nil, fmt.Errorf("rvole: nonce: %w", err)
-	}
-	if _, err := io.ReadFull(rand, r.x[:]); err != nil {
-		return nil, nil, nil, fmt.Errorf("rvole: choice bits: %w", err)
-	}
-	r.sid = pairSID(&ctx, msg[:NonceSize])
-	m, rows := ote.Extend(setup, r.sid, &r.x)
-	r.rows = rows
-	msg = append(msg, m...)
-	chi := p384.NewScalar()
-	for j := 0; j < Xi; j++ {
-		chi.AddMasked(g.gb[j][:], r.bit(j))
+	msg := make([]byte, Msg1Size)
+	r, chi, err := NewReceiverInto((*[Msg1Size]byte)(msg), rand, setup, g, ctx)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	return r, msg, chi, nil
+}
+
+// NewReceiverInto is NewReceiver writing the message into msg.
+func NewReceiverInto(msg *[Msg1Size]byte, rand io.Reader, setup *ote.ReceiverSetup, g *Gadget, ctx transcript.Context) (*Receiver, *p384.Scalar, error) {
+	r := &Receiver{gadget: g}
+	if _, err := io.ReadFull(rand, msg[:NonceSize]); err != nil {
+		return nil, nil, fmt.Errorf("rvole: nonce: %w", err)
+	}
+	if _, err := io.ReadFull(rand, r.x[:]); err != nil {
+		return nil, nil, fmt.Errorf("rvole: choice bits: %w", err)
+	}
+	r.sid = pairSID(&ctx, msg[:NonceSize])
+	r.rows = ote.ExtendInto(msg[NonceSize:], setup, r.sid, &r.x)
+	chi := p384.NewScalar()
+	for j := 0; j < Xi; j++ {
+		chi.AddMaskedScalar(g.g[j], r.bit(j))
+	}
+	return r, chi, nil
 }
 
 func (r *Receiver) bit(j int) byte { return (r.x[j/8] >> (j % 8)) & 1 }
@@ -161,52 +162,58 @@ func (r *Receiver) Finish(msg []byte) ([L]*p384.Scalar, error) {
 	at := msg[NonceSize : NonceSize+Xi*width*p384.ScalarSize]
 	etaB := msg[NonceSize+Xi*width*p384.ScalarSize : Msg2Size-muSize]
 	mu := msg[Msg2Size-muSize:]
-	tmp := p384.NewScalar()
-	for k := 0; k < Xi*width; k++ {
-		if _, err := tmp.SetBytes(at[k*p384.ScalarSize : (k+1)*p384.ScalarSize]); err != nil {
+	// Decode and range-check every ã and η' once, before any use.
+	atP := make([]p384.Plain, Xi*width)
+	for k := range atP {
+		if err := atP[k].SetBytes(at[k*p384.ScalarSize : (k+1)*p384.ScalarSize]); err != nil {
 			return d, fmt.Errorf("%w: ã[%d]", ErrScalar, k)
 		}
 	}
-	if _, err := tmp.SetBytes(etaB); err != nil {
+	var eta p384.Plain
+	if err := eta.SetBytes(etaB); err != nil {
 		return d, fmt.Errorf("%w: η'", ErrScalar)
 	}
 	th := thetas(&r.sid, nonceA, at)
 	prefix := rotPrefix(&r.sid, nonceA)
-	for h := range d {
-		d[h] = p384.NewScalar()
-	}
+	var scratch transcript.T
+	var dp [L]p384.Plain
 	z := make([]byte, Xi*p384.ScalarSize)
-	var v [width]*p384.Scalar
-	zj := p384.NewScalar()
+	var v [width]p384.Plain
+	var zj, tmp p384.Plain
 	for j := 0; j < Xi; j++ {
-		rot(prefix, j, r.rows[j][:], &v)
+		rot(prefix, &scratch, j, r.rows[j][:], &v)
 		bj := r.bit(j)
 		for h := 0; h < width; h++ {
-			off := (j*width + h) * p384.ScalarSize
-			v[h].AddMasked(at[off:off+p384.ScalarSize], bj) // d̂_{j,h}
+			v[h].AddMasked(&atP[j*width+h], bj) // d̂_{j,h}
 		}
-		zj.Mul(th[0], v[0])
-		tmp.Mul(th[1], v[1])
-		zj.Add(zj, tmp)
-		zj.Add(zj, v[2])
-		zj.SubMasked(etaB, bj)
+		zj.MulScalar(th[0], &v[0])
+		tmp.MulScalar(th[1], &v[1])
+		zj.Add(&zj, &tmp)
+		zj.Add(&zj, &v[2])
+		zj.SubMasked(&eta, bj)
 		zj.PutBytes(z[j*p384.ScalarSize:])
 		for h := 0; h < L; h++ {
-			tmp.Mul(r.gadget.g[j], v[h])
-			d[h].Add(d[h], tmp)
+			tmp.MulScalar(r.gadget.g[j], &v[h])
+			dp[h].Add(&dp[h], &tmp)
 		}
 	}
 	for h := range v {
 		v[h].Zeroize()
 	}
-	if subtle.ConstantTimeCompare(muHash(&r.sid, nonceA, z), mu) != 1 {
-		for h := range d {
-			d[h].Zeroize()
-		}
-		clear(z)
-		return [L]*p384.Scalar{}, ErrCheck
-	}
+	zj.Zeroize()
+	tmp.Zeroize()
+	ok := subtle.ConstantTimeCompare(muHash(&r.sid, nonceA, z), mu) == 1
 	clear(z)
+	if !ok {
+		for h := range dp {
+			dp[h].Zeroize()
+		}
+		return d, ErrCheck
+	}
+	for h := range d {
+		d[h] = dp[h].Scalar(p384.NewScalar())
+		dp[h].Zeroize()
+	}
 	return d, nil
 }
 
@@ -219,84 +226,108 @@ type Tamper func(at []byte)
 // returns Alice's shares c_0, c_1 and her message. On ote.ErrCheck Bob
 // cheated and the pair must be banned.
 func Send(rand io.Reader, setup *ote.SenderSetup, g *Gadget, ctx transcript.Context, a [L]*p384.Scalar, msg1 []byte) ([L]*p384.Scalar, []byte, error) {
-	return send(rand, setup, g, ctx, a, msg1, nil)
+	msg := make([]byte, Msg2Size)
+	c, err := send((*[Msg2Size]byte)(msg), rand, setup, g, ctx, a, msg1, nil)
+	if err != nil {
+		return c, nil, err
+	}
+	return c, msg, nil
+}
+
+// SendInto is Send writing the message into msg (which holds garbage on
+// error).
+func SendInto(msg *[Msg2Size]byte, rand io.Reader, setup *ote.SenderSetup, g *Gadget, ctx transcript.Context, a [L]*p384.Scalar, msg1 []byte) ([L]*p384.Scalar, error) {
+	return send(msg, rand, setup, g, ctx, a, msg1, nil)
 }
 
 // SendTampered is Send with a test hook; see Tamper.
 func SendTampered(rand io.Reader, setup *ote.SenderSetup, g *Gadget, ctx transcript.Context, a [L]*p384.Scalar, msg1 []byte, tamper Tamper) ([L]*p384.Scalar, []byte, error) {
-	return send(rand, setup, g, ctx, a, msg1, tamper)
+	msg := make([]byte, Msg2Size)
+	c, err := send((*[Msg2Size]byte)(msg), rand, setup, g, ctx, a, msg1, tamper)
+	if err != nil {
+		return c, nil, err
+	}
+	return c, msg, nil
 }
 
-func send(rand io.Reader, setup *ote.SenderSetup, g *Gadget, ctx transcript.Context, a [L]*p384.Scalar, msg1 []byte, tamper Tamper) ([L]*p384.Scalar, []byte, error) {
+func send(msg *[Msg2Size]byte, rand io.Reader, setup *ote.SenderSetup, g *Gadget, ctx transcript.Context, a [L]*p384.Scalar, msg1 []byte, tamper Tamper) ([L]*p384.Scalar, error) {
 	var c [L]*p384.Scalar
 	if len(msg1) != Msg1Size {
-		return c, nil, ErrLength
+		return c, ErrLength
 	}
 	sid := pairSID(&ctx, msg1[:NonceSize])
 	Q, err := ote.Receive(setup, sid, msg1[NonceSize:])
 	if err != nil {
-		return c, nil, err
+		return c, err
 	}
 	defer clear(Q[:])
-	msg := make([]byte, Msg2Size)
 	nonceA := msg[:NonceSize]
 	if _, err := io.ReadFull(rand, nonceA); err != nil {
-		return c, nil, fmt.Errorf("rvole: nonce: %w", err)
+		return c, fmt.Errorf("rvole: nonce: %w", err)
 	}
 	eta, err := p384.NewScalar().Random(rand)
 	if err != nil {
-		return c, nil, err
+		return c, err
 	}
 	defer eta.Zeroize()
-	in := [width]*p384.Scalar{a[0], a[1], eta}
+	var in [width]p384.Plain
+	in[0].SetScalar(a[0])
+	in[1].SetScalar(a[1])
+	in[2].SetScalar(eta)
 	at := msg[NonceSize : NonceSize+Xi*width*p384.ScalarSize]
-	v0 := make([][width]*p384.Scalar, Xi)
-	var v1 [width]*p384.Scalar
+	v0 := make([][width]p384.Plain, Xi)
+	var v1 [width]p384.Plain
 	var qd [ote.RowBytes]byte
-	for h := range c {
-		c[h] = p384.NewScalar()
-	}
-	tmp := p384.NewScalar()
+	var cp [L]p384.Plain
+	var tmp p384.Plain
 	prefix := rotPrefix(&sid, nonceA)
+	var scratch transcript.T
 	for j := 0; j < Xi; j++ {
-		rot(prefix, j, Q[j][:], &v0[j])
+		rot(prefix, &scratch, j, Q[j][:], &v0[j])
 		subtle.XORBytes(qd[:], Q[j][:], setup.Delta[:])
-		rot(prefix, j, qd[:], &v1)
+		rot(prefix, &scratch, j, qd[:], &v1)
 		for h := 0; h < width; h++ {
-			tmp.Sub(v0[j][h], v1[h])
-			tmp.Add(tmp, in[h])
+			tmp.Sub(&v0[j][h], &v1[h])
+			tmp.Add(&tmp, &in[h])
 			tmp.PutBytes(at[(j*width+h)*p384.ScalarSize:])
 		}
 		for h := 0; h < L; h++ {
-			tmp.Mul(g.g[j], v0[j][h])
-			c[h].Sub(c[h], tmp)
+			tmp.MulScalar(g.g[j], &v0[j][h])
+			cp[h].Sub(&cp[h], &tmp)
 		}
 	}
 	clear(qd[:])
 	for h := range v1 {
 		v1[h].Zeroize()
+		in[h].Zeroize()
+	}
+	for h := range c {
+		c[h] = cp[h].Scalar(p384.NewScalar())
+		cp[h].Zeroize()
 	}
 	if tamper != nil {
 		tamper(at)
 	}
 	th := thetas(&sid, nonceA, at)
 	etaP := p384.NewScalar().Mul(th[0], a[0])
-	etaP.Add(etaP, tmp.Mul(th[1], a[1]))
+	etaP.Add(etaP, p384.NewScalar().Mul(th[1], a[1]))
 	etaP.Add(etaP, eta)
 	etaP.PutBytes(msg[NonceSize+Xi*width*p384.ScalarSize:])
 	z := make([]byte, Xi*p384.ScalarSize)
-	zj := p384.NewScalar()
+	var zj p384.Plain
 	for j := 0; j < Xi; j++ {
-		zj.Mul(th[0], v0[j][0])
-		tmp.Mul(th[1], v0[j][1])
-		zj.Add(zj, tmp)
-		zj.Add(zj, v0[j][2])
+		zj.MulScalar(th[0], &v0[j][0])
+		tmp.MulScalar(th[1], &v0[j][1])
+		zj.Add(&zj, &tmp)
+		zj.Add(&zj, &v0[j][2])
 		zj.PutBytes(z[j*p384.ScalarSize:])
 		for h := range v0[j] {
 			v0[j][h].Zeroize()
 		}
 	}
+	zj.Zeroize()
+	tmp.Zeroize()
 	copy(msg[Msg2Size-muSize:], muHash(&sid, nonceA, z))
 	clear(z)
-	return c, msg, nil
+	return c, nil
 }

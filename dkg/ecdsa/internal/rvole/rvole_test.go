@@ -81,39 +81,43 @@ func TestProduct(t *testing.T) {
 // β_j = 1, and when β_j = 0 the result is still correct.
 func TestSelectiveFailure(t *testing.T) {
 	f := newFixture(t)
-	seen := [2]bool{}
-	for trial := 0; trial < 12 && !(seen[0] && seen[1]); trial++ {
-		j := trial * 37 % Xi
+	for _, want := range []byte{1, 0, 1, 0} {
 		r, m1, chi, err := NewReceiver(rand.Reader, f.rs, f.g, f.ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		beta := r.bit(j)
-		c, m2, err := SendTampered(rand.Reader, f.ss, f.g, f.ctx, f.a, m1, func(at []byte) {
-			s := p384.ScalarFromUint64(12345)
-			off := (j*width + 0) * p384.ScalarSize
-			v, _ := p384.NewScalar().SetBytes(at[off : off+p384.ScalarSize])
-			v.Add(v, s)
-			v.PutBytes(at[off:])
-		})
-		if err != nil {
-			t.Fatal(err)
+		j := 0
+		for j < Xi && r.bit(j) != want {
+			j++
 		}
-		d, err := r.Finish(m2)
-		seen[beta] = true
-		if beta == 1 {
-			if !errors.Is(err, ErrCheck) {
-				t.Fatalf("row %d with β=1 tampered but not detected: %v", j, err)
-			}
-		} else {
+		if j == Xi {
+			t.Fatal("no choice bit with the wanted value")
+		}
+		for h := 0; h < width; h++ {
+			c, m2, err := SendTampered(rand.Reader, f.ss, f.g, f.ctx, f.a, m1, func(at []byte) {
+				off := (j*width + h) * p384.ScalarSize
+				v, _ := p384.NewScalar().SetBytes(at[off : off+p384.ScalarSize])
+				v.Add(v, p384.ScalarFromUint64(12345))
+				v.PutBytes(at[off:])
+			})
 			if err != nil {
-				t.Fatalf("row %d with β=0: unexpected error %v", j, err)
+				t.Fatal(err)
 			}
-			checkProduct(t, f.a, chi, c, d)
+			rr := *r // the same receiver state for each column (deep copy)
+			rr.rows = new(ote.Rows)
+			*rr.rows = *r.rows
+			d, err := rr.Finish(m2)
+			if want == 1 {
+				if !errors.Is(err, ErrCheck) {
+					t.Fatalf("row %d column %d with β=1 tampered but not detected: %v", j, h, err)
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("row %d column %d with β=0: unexpected error %v", j, h, err)
+				}
+				checkProduct(t, f.a, chi, c, d)
+			}
 		}
-	}
-	if !seen[0] || !seen[1] {
-		t.Fatal("did not observe both choice-bit values")
 	}
 }
 

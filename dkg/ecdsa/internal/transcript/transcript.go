@@ -56,6 +56,18 @@ func (t *T) Clone() *T {
 	return &T{h: h, len: t.len}
 }
 
+// CloneTo copies the transcript state into dst, reusing dst's hash state
+// when it has one (hot loops clone a shared prefix thousands of times), and
+// returns dst.
+func (t *T) CloneTo(dst *T) *T {
+	if dst.h == nil {
+		dst.h = new(sha3.SHAKE)
+	}
+	*dst.h = *t.h
+	dst.len = t.len
+	return dst
+}
+
 // PadBlock appends zero bytes up to the next SHAKE256 block boundary. Used
 // after a fixed prefix that many hashes share: a clone of the padded state
 // then starts on a fresh block, which saves a Keccak permutation per hash.
