@@ -125,7 +125,7 @@ func newNodeClock(ctx context.Context, servers []string, caFile string, opts nod
 		Roots:       roots,
 		Logger:      log,
 		Development: opts.DevServer,
-		Health:      tsclock.Config{AllowDevPlatform: opts.DevPlatform, RequirePeers: opts.RequirePeers},
+		Health:      healthConfig(opts),
 		Retry:       retry,
 	})
 	if err != nil {
@@ -252,4 +252,17 @@ func checkServerAddr(s string) error {
 		return fmt.Errorf("port %q: want 1..65535", port)
 	}
 	return nil
+}
+
+// healthConfig is the clock-health policy of a node. With peers required,
+// a verdict at most PeerMaxAge (10 s) old is needed at every reading, which
+// already re-verifies the clock continuously; the periodic self-taint would
+// only make every node refuse at the same moment until the next round, so
+// it is set to the long no-peers period.
+func healthConfig(opts nodeClockOptions) tsclock.Config {
+	c := tsclock.Config{AllowDevPlatform: opts.DevPlatform, RequirePeers: opts.RequirePeers}
+	if opts.RequirePeers {
+		c.SelfTaintPeriod = trustedclock.NoPeersSelfTaintPeriod
+	}
+	return c
 }
