@@ -27,6 +27,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	certs := fs.Bool("certs", true, "ask for certificates (certReq)")
 	timeout := fs.Duration("timeout", 30*time.Second, "timeout per request")
 	quiet := fs.Bool("quiet", false, "no progress line")
+	rate := fs.Float64("rate", 0, "requests per second over all clients (0: as fast as possible); pacing leaves the TSA idle time, e.g. to measure latency with warm pools")
 	var cpuPIDs multiFlag
 	fs.Var(&cpuPIDs, "cpu-pid", "a local process (with its descendants) whose CPU time to attribute to the tokens, e.g. the cc-tsa dev process (repeatable)")
 	if err := parseFlags(fs, args); err != nil {
@@ -80,11 +81,27 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 	}()
+	if *rate < 0 {
+		return usagef("--rate must be ≥ 0")
+	}
+	var pace <-chan time.Time
+	if *rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / *rate))
+		defer t.Stop()
+		pace = t.C
+	}
 	for w := 0; w < *c; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil && next.Add(1) <= int64(*n) {
+				if pace != nil {
+					select {
+					case <-pace:
+					case <-ctx.Done():
+						return
+					}
+				}
 				digest := make([]byte, h.Size())
 				rand.Read(digest)
 				req := &rfc3161.Request{HashAlg: h, Imprint: digest, CertReq: *certs, Nonce: randomNonce()}
