@@ -134,6 +134,24 @@ func collect[T any](self int, msgs []T, from, to func(T) int) ([Parties + 1]T, e
 	return out, nil
 }
 
+// routed is a DKG message that names its sender (and, for direct
+// messages, its receiver); the methods return 0 for a nil message, which
+// collect then refuses.
+type routed interface {
+	sender() int
+	receiver() int
+}
+
+// collectBroadcast collects one broadcast from every other party.
+func collectBroadcast[T routed](self int, msgs []T) ([Parties + 1]T, error) {
+	return collect(self, msgs, T.sender, nil)
+}
+
+// collectDirect collects one direct message to self from every other party.
+func collectDirect[T routed](self int, msgs []T) ([Parties + 1]T, error) {
+	return collect(self, msgs, T.sender, T.receiver)
+}
+
 func dkgCommit(sid [32]byte, i int, m *DKGRound2Broadcast) [32]byte {
 	t := transcript.New("dkg/commit").Bytes(sid[:]).Uint32(uint32(i))
 	for k := range m.Coeffs {
@@ -197,26 +215,11 @@ func (d *DKG) Round2(bc []*DKGRound1Broadcast, dm []*DKGRound1Direct) (*DKGRound
 		return nil, nil, err
 	}
 	i := d.cfg.Self
-	b, err := collect(i, bc, func(m *DKGRound1Broadcast) int {
-		if m == nil {
-			return 0
-		}
-		return m.From
-	}, nil)
+	b, err := collectBroadcast(i, bc)
 	if err != nil {
 		return nil, nil, d.fail(err)
 	}
-	in, err := collect(i, dm, func(m *DKGRound1Direct) int {
-		if m == nil {
-			return 0
-		}
-		return m.From
-	}, func(m *DKGRound1Direct) int {
-		if m == nil {
-			return 0
-		}
-		return m.To
-	})
+	in, err := collectDirect(i, dm)
 	if err != nil {
 		return nil, nil, d.fail(err)
 	}
@@ -335,26 +338,11 @@ func (d *DKG) Round3(bc []*DKGRound2Broadcast, dm []*DKGRound2Direct) (*DKGRound
 	}
 	i := d.cfg.Self
 	sid := d.cfg.SessionID
-	b, err := collect(i, bc, func(m *DKGRound2Broadcast) int {
-		if m == nil {
-			return 0
-		}
-		return m.From
-	}, nil)
+	b, err := collectBroadcast(i, bc)
 	if err != nil {
 		return nil, nil, d.fail(err)
 	}
-	in, err := collect(i, dm, func(m *DKGRound2Direct) int {
-		if m == nil {
-			return 0
-		}
-		return m.From
-	}, func(m *DKGRound2Direct) int {
-		if m == nil {
-			return 0
-		}
-		return m.To
-	})
+	in, err := collectDirect(i, dm)
 	if err != nil {
 		return nil, nil, d.fail(err)
 	}
@@ -469,17 +457,7 @@ func (d *DKG) echoDigest() [32]byte {
 }
 
 func otCollect(self, round int, dm []*DKGOTDirect) ([Parties + 1]*DKGOTDirect, error) {
-	in, err := collect(self, dm, func(m *DKGOTDirect) int {
-		if m == nil {
-			return 0
-		}
-		return m.From
-	}, func(m *DKGOTDirect) int {
-		if m == nil {
-			return 0
-		}
-		return m.To
-	})
+	in, err := collectDirect(self, dm)
 	if err != nil {
 		return in, err
 	}
@@ -497,12 +475,7 @@ func (d *DKG) Round4(bc []*DKGRound3Broadcast, dm []*DKGOTDirect) ([]*DKGOTDirec
 		return nil, err
 	}
 	i := d.cfg.Self
-	b, err := collect(i, bc, func(m *DKGRound3Broadcast) int {
-		if m == nil {
-			return 0
-		}
-		return m.From
-	}, nil)
+	b, err := collectBroadcast(i, bc)
 	if err != nil {
 		return nil, d.fail(err)
 	}

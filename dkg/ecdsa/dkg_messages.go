@@ -243,3 +243,26 @@ func (m *DKGOTDirect) UnmarshalBinary(b []byte) error {
 	}
 	return nil
 }
+
+// Routing accessors (nil-safe) used by collectBroadcast and collectDirect.
+
+func (m *DKGRound1Broadcast) sender() int   { return fromOf(m != nil, func() int { return m.From }) }
+func (m *DKGRound1Broadcast) receiver() int { return 0 }
+func (m *DKGRound1Direct) sender() int      { return fromOf(m != nil, func() int { return m.From }) }
+func (m *DKGRound1Direct) receiver() int    { return fromOf(m != nil, func() int { return m.To }) }
+func (m *DKGRound2Broadcast) sender() int   { return fromOf(m != nil, func() int { return m.From }) }
+func (m *DKGRound2Broadcast) receiver() int { return 0 }
+func (m *DKGRound2Direct) sender() int      { return fromOf(m != nil, func() int { return m.From }) }
+func (m *DKGRound2Direct) receiver() int    { return fromOf(m != nil, func() int { return m.To }) }
+func (m *DKGRound3Broadcast) sender() int   { return fromOf(m != nil, func() int { return m.From }) }
+func (m *DKGRound3Broadcast) receiver() int { return 0 }
+func (m *DKGOTDirect) sender() int          { return fromOf(m != nil, func() int { return m.From }) }
+func (m *DKGOTDirect) receiver() int        { return fromOf(m != nil, func() int { return m.To }) }
+
+// fromOf returns f() when ok, else 0 (an invalid party index).
+func fromOf(ok bool, f func() int) int {
+	if !ok {
+		return 0
+	}
+	return f()
+}
