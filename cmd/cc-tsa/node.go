@@ -31,7 +31,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	attestKind := fs.String("attest", "simulated", "attestation: simulated (fake SEV-SNP device, development) or sev-snp (hardware)")
 	measurement := fs.String("measurement", "", "pinned launch measurement (hex) that peers must attest to (default for simulated: SHA-384 of this binary)")
 	vmpl := fs.Uint("vmpl", 0, "VMPL the oracle runs at and requires of its peers")
-	pool := fs.Int("mldsa-pool", 4, "ML-DSA round-1 states to keep precomputed")
+	pool := fs.Int("mldsa-pool", oracle.DefaultMLDSAPool, "ML-DSA round-1 states to keep precomputed")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -391,7 +391,7 @@ func (o *Oracle) installKeys(c *ceremony) error {
 	if c.mldsaShare == nil || c.ecdsaShare == nil || o.th != nil {
 		return nil
 	}
-	k, err := newThresholdKeys(o.cfg.NodeID, c.mldsaShare, c.ecdsaShare, o.cfg.MLDSAPool)
+	k, err := newThresholdKeys(o.cfg.NodeID, c.mldsaShare, c.ecdsaShare, o.cfg.MLDSAPool, o.sessionsOpen)
 	if err != nil {
 		return fmt.Errorf("installing threshold keys: %w", err)
 	}

@@ -90,7 +90,7 @@ type Config struct {
 	// attestation, which only tests use.
 	Attester Attester
 	// MLDSAPool is the number of ML-DSA round-1 states kept precomputed
-	// (threshold mode); 0 means 2.
+	// (threshold mode); 0 means DefaultMLDSAPool.
 	MLDSAPool int
 	// CrossCheck is this oracle's side of the cross-node time check
 	// (threshold mode; nil disables it), and OnVerdict receives each
@@ -160,7 +160,7 @@ func New(cfg Config) (*Oracle, error) {
 		return nil, fmt.Errorf("oracle: node %d of %d with threshold %d is not a valid cluster position", cfg.NodeID, cfg.Nodes, cfg.Threshold)
 	}
 	if o.cfg.MLDSAPool <= 0 {
-		o.cfg.MLDSAPool = 2
+		o.cfg.MLDSAPool = DefaultMLDSAPool
 	}
 	o.state = wire.StateCeremony
 	o.log = log.With("component", "oracle", "node", cfg.NodeID)
@@ -180,6 +180,18 @@ func (o *Oracle) mode() wire.Mode {
 		return wire.ModeWholeKey
 	}
 	return wire.ModeThreshold
+}
+
+// DefaultMLDSAPool is the default number of precomputed ML-DSA round-1
+// states: a token takes two attempts on average and fewer than six in
+// about 98% of cases, each attempt consuming one state.
+const DefaultMLDSAPool = 6
+
+// sessionsOpen reports whether a signing session is open.
+func (o *Oracle) sessionsOpen() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.sessions) > 0
 }
 
 // Status returns the oracle's current status.

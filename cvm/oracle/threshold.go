@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cc-tsa/cc-tsa/cvm/peer"
@@ -45,9 +44,10 @@ type thresholdKeys struct {
 	pool chan *mldsa.Round1State
 	stop chan struct{}
 	once sync.Once
-	// busy counts signing rounds in progress; the pool filler yields to
-	// them unless the pool is empty.
-	busy atomic.Int32
+	// inSession reports whether the oracle has a signing session open; the
+	// pool filler yields to sessions unless the pool is empty, so that a
+	// token's rounds do not share the CPU with refills.
+	inSession func() bool
 
 	mu      sync.Mutex
 	presigs map[wire.PresignID]*presigEntry
@@ -63,7 +63,7 @@ type presigEntry struct {
 	signers []int
 }
 
-func newThresholdKeys(self uint8, ms *mldsa.KeyShare, es *tecdsa.KeyShare, poolSize int) (*thresholdKeys, error) {
+func newThresholdKeys(self uint8, ms *mldsa.KeyShare, es *tecdsa.KeyShare, poolSize int, inSession func() bool) (*thresholdKeys, error) {
 	signer, err := tecdsa.NewSigner(es, tecdsa.SignerConfig{Rand: rand.Reader, MaxPresignatures: 256})
 	if err != nil {
 		return nil, err
@@ -71,7 +71,7 @@ func newThresholdKeys(self uint8, ms *mldsa.KeyShare, es *tecdsa.KeyShare, poolS
 	k := &thresholdKeys{
 		self: self, mldsa: ms, mldsaPK: ms.PublicKey(), params: ms.Params(),
 		ecdsa: es, signer: signer, ecdsaPub: es.PublicKeyBytes(), mldsaPub: ms.PublicKey().Bytes(),
-		pool: make(chan *mldsa.Round1State, poolSize), stop: make(chan struct{}),
+		pool: make(chan *mldsa.Round1State, poolSize), stop: make(chan struct{}), inSession: inSession,
 		presigs: make(map[wire.PresignID]*presigEntry), runs: make(map[wire.PresignID]*tecdsa.PresignSession),
 		pairs: make(map[wire.PresignID]*tecdsa.PairSetup),
 	}
@@ -81,10 +81,11 @@ func newThresholdKeys(self uint8, ms *mldsa.KeyShare, es *tecdsa.KeyShare, poolS
 }
 
 // fillPool keeps the ML-DSA round-1 pool full. Round-1 states are secret,
-// single-use and live in memory only.
+// single-use and live in memory only. While a session is open the filler
+// waits, unless the pool is empty.
 func (k *thresholdKeys) fillPool() {
 	for {
-		for k.busy.Load() > 0 && len(k.pool) > 0 {
+		for len(k.pool) > 0 && k.inSession() {
 			select {
 			case <-k.stop:
 				return
@@ -330,8 +331,6 @@ func (o *Oracle) thresholdMLDSARound(s *session, req *wire.RoundRequest) ([]byte
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.keys.busy.Add(1)
-	defer t.keys.busy.Add(-1)
 	a, phase := (int(req.Round)-1)/3, (int(req.Round)-1)%3
 	if phase == 0 {
 		if len(req.Inbound) != 0 {

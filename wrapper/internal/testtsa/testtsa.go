@@ -161,7 +161,7 @@ type Cluster struct {
 // Oracles, Clocks and Cancel.
 func (c *Cluster) startOracle(tb testing.TB, id int) *oracleclient.Client {
 	clk := &Clock{trusted: true}
-	o, err := oracle.New(oracle.Config{TSAName: c.name, Clock: clk, Logger: c.log, NodeID: uint8(id), Nodes: uint8(c.n), Threshold: uint8(c.t), MLDSAPool: 1})
+	o, err := oracle.New(oracle.Config{TSAName: c.name, Clock: clk, Logger: c.log, NodeID: uint8(id), Nodes: uint8(c.n), Threshold: uint8(c.t)})
 	if err != nil {
 		tb.Fatal(err)
 	}
