@@ -193,8 +193,13 @@ type attemptState struct {
 	phase int // 0 committed, 1 revealed, 2 responded
 	sess  *mldsa.Session
 	// own holds this signer's latest envelope of the attempt, so that the
-	// copy relayed back to it is compared instead of re-verified.
+	// copy relayed back to it is compared instead of re-verified (or, when
+	// the relay leaves it out, taken as is).
 	own map[uint8][]byte
+	// cmts are the signers' commitments of the attempt, by node id (this
+	// signer's own from the start, the others' after the reveal round).
+	// Reveal envelopes are signed over them: see peer.SealCommitted.
+	cmts map[uint8][]byte
 }
 
 func (t *thSession) abort() {
@@ -314,7 +319,7 @@ func (o *Oracle) newAttempt(t *thSession, a int) ([]byte, error) {
 		sess.Abort()
 		return nil, err
 	}
-	t.attempts[a] = &attemptState{sess: sess, own: map[uint8][]byte{r: env}}
+	t.attempts[a] = &attemptState{sess: sess, own: map[uint8][]byte{r: env}, cmts: map[uint8][]byte{o.cfg.NodeID: cmt.Hash[:]}}
 	t.started[a] = true
 	return env, nil
 }
@@ -347,11 +352,18 @@ func (o *Oracle) thresholdMLDSARound(s *session, req *wire.RoundRequest) ([]byte
 		delete(t.attempts, a)
 		return nil, err
 	}
-	payloads, err := o.openRound(req.Inbound, envMLDSASign, t.keys.keyID, t.sid, req.Round-1, t.signers, st.own[req.Round-1])
+	// The reveals (phase 2) open the commitments of phase 1: their
+	// envelopes are signed over those, and Round3 checks every reveal
+	// against its commitment before it uses it.
+	var committed map[uint8][]byte
+	if phase == 2 {
+		committed = st.cmts
+	}
+	payloads, err := o.openRound(req.Inbound, envMLDSASign, t.keys.keyID, t.sid, req.Round-1, t.signers, st.own[req.Round-1], committed)
 	if err != nil {
 		return fail(err)
 	}
-	var out binaryMarshaler
+	var env []byte
 	if phase == 1 {
 		cmts := make([]*mldsa.Commitment, 0, len(payloads))
 		for _, p := range payloads {
@@ -359,13 +371,27 @@ func (o *Oracle) thresholdMLDSARound(s *session, req *wire.RoundRequest) ([]byte
 			if err := c.UnmarshalBinary(p.data); err != nil {
 				return fail(culprit(p.from, "commitment", err))
 			}
+			if p.from != o.cfg.NodeID {
+				st.cmts[p.from] = c.Hash[:]
+			}
 			cmts = append(cmts, c)
 		}
 		rev, err := st.sess.Round2(cmts)
 		if err != nil {
 			return fail(abortError(err))
 		}
-		out = rev
+		payload, err := rev.MarshalBinary()
+		if err != nil {
+			return fail(&wire.Error{Code: wire.CodeInternal, Message: err.Error()})
+		}
+		h := peer.Header{Kind: envMLDSASign, KeyID: t.keys.keyID, Session: t.sid, Round: uint16(req.Round), Sender: o.cfg.NodeID, Receiver: peer.Broadcast}
+		e, err := o.identity.SealCommitted(h, payload, st.cmts[o.cfg.NodeID])
+		if err == nil {
+			env, err = e.Marshal()
+		}
+		if err != nil {
+			return fail(&wire.Error{Code: wire.CodeInternal, Message: err.Error()})
+		}
 	} else {
 		revs := make([]*mldsa.Reveal, 0, len(payloads))
 		for _, p := range payloads {
@@ -381,15 +407,10 @@ func (o *Oracle) thresholdMLDSARound(s *session, req *wire.RoundRequest) ([]byte
 			delete(t.attempts, a)
 			return nil, abortError(err)
 		}
-		out = resp
-	}
-	env, err := o.sealMsg(envMLDSASign, t.keys.keyID, t.sid, req.Round, out)
-	if err != nil {
-		if st.sess != nil {
-			return fail(err)
+		if env, err = o.sealMsg(envMLDSASign, t.keys.keyID, t.sid, req.Round, resp); err != nil {
+			delete(t.attempts, a)
+			return nil, err
 		}
-		delete(t.attempts, a)
-		return nil, err
 	}
 	st.phase = phase
 	clear(st.own)
@@ -459,9 +480,12 @@ type inbound struct {
 
 // openRound opens the envelopes of one signing round: exactly one
 // broadcast from every member of the signer set, each signed by that
-// member. This oracle's own envelope (own) comes back byte for byte: it is
-// compared rather than verified again.
-func (o *Oracle) openRound(msgs []wire.RoundMessage, kind uint8, keyID, sid [32]byte, round uint8, signers []uint8, own []byte) ([]inbound, error) {
+// member. This oracle's own envelope (own) comes back byte for byte, and is
+// compared rather than verified again, or empty (the relay need not send
+// it back), and is then taken as this oracle produced it. With committed
+// set, the envelopes open commitments (peer.OpenCommitted) and are checked
+// against committed[sender].
+func (o *Oracle) openRound(msgs []wire.RoundMessage, kind uint8, keyID, sid [32]byte, round uint8, signers []uint8, own []byte, committed map[uint8][]byte) ([]inbound, error) {
 	if len(msgs) != len(signers) {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("%d messages for %d signers", len(msgs), len(signers))}
 	}
@@ -473,12 +497,15 @@ func (o *Oracle) openRound(msgs []wire.RoundMessage, kind uint8, keyID, sid [32]
 		want := peer.Header{Kind: kind, KeyID: keyID, Session: sid, Round: uint16(round), Sender: m.From, Receiver: peer.Broadcast}
 		var p []byte
 		var err error
-		if m.From == o.cfg.NodeID && own != nil {
-			if !bytes.Equal(m.Payload, own) {
+		switch {
+		case m.From == o.cfg.NodeID && own != nil:
+			if len(m.Payload) != 0 && !bytes.Equal(m.Payload, own) {
 				return nil, &wire.Error{Code: wire.CodeRefused, Message: "this oracle's own message came back altered"}
 			}
-			p, err = peer.Decode(m.Payload, want)
-		} else {
+			p, err = peer.Decode(own, want)
+		case committed != nil:
+			p, err = o.openCommitted(m.Payload, want, committed[m.From])
+		default:
 			p, err = o.openEnvelope(m.Payload, want)
 		}
 		if err != nil {
@@ -509,6 +536,29 @@ func (o *Oracle) openEnvelope(raw []byte, want peer.Header) ([]byte, error) {
 		from = p
 	}
 	p, err := peer.Open(&e, from, want, o.identity)
+	if err != nil {
+		return nil, culprit(want.Sender, "authentication", err)
+	}
+	return p, nil
+}
+
+// openCommitted decodes an envelope that opens a commitment and checks its
+// signature over the commitment; the caller checks the payload against it.
+func (o *Oracle) openCommitted(raw []byte, want peer.Header, commitment []byte) ([]byte, error) {
+	if commitment == nil {
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("no commitment from node %d to open", want.Sender)}
+	}
+	var e peer.Envelope
+	if err := e.Unmarshal(raw); err != nil {
+		return nil, culprit(want.Sender, "envelope", err)
+	}
+	o.mu.Lock()
+	from, ok := o.peers[want.Sender]
+	o.mu.Unlock()
+	if !ok {
+		return nil, &wire.Error{Code: wire.CodeNotReady, Message: fmt.Sprintf("no identity key for node %d", want.Sender)}
+	}
+	p, err := peer.OpenCommitted(&e, from, want, commitment)
 	if err != nil {
 		return nil, culprit(want.Sender, "authentication", err)
 	}

@@ -129,8 +129,30 @@ func (h *Header) add(b *cryptobyte.Builder) {
 type Envelope struct {
 	Header
 	Encrypted bool
+	// Committed marks the opening of a hash commitment: the signature
+	// covers the header and the commitment the sender signed in an earlier
+	// round, not the payload bytes (see SealCommitted).
+	Committed bool
 	Payload   []byte // ciphertext when Encrypted
 	Signature []byte
+	// commitment is what a Committed envelope's signature covers; it is
+	// not encoded (both ends know it).
+	commitment []byte
+}
+
+// MaxCommitment bounds the commitment a Committed envelope is signed over.
+const MaxCommitment = 128
+
+// flag encodes how the payload is protected: 0 signed, 1 encrypted and
+// signed, 2 bound by a commitment.
+func (e *Envelope) flag() uint8 {
+	switch {
+	case e.Encrypted:
+		return 1
+	case e.Committed:
+		return 2
+	}
+	return 0
 }
 
 // digest is SHA-256 over the domain-separated, length-prefixed encoding of
@@ -143,12 +165,13 @@ func (e *Envelope) digest() []byte {
 	var b cryptobyte.Builder
 	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(signatureLabel)) })
 	e.Header.add(&b)
-	if e.Encrypted {
-		b.AddUint8(1)
-	} else {
-		b.AddUint8(0)
-	}
+	b.AddUint8(e.flag())
 	b.AddUint32(uint32(len(e.Payload)))
+	if e.Committed {
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(e.commitment) })
+		h := sha256.Sum256(b.BytesOrPanic())
+		return h[:]
+	}
 	h := sha256.New()
 	h.Write(b.BytesOrPanic())
 	h.Write(e.Payload)
@@ -201,6 +224,49 @@ func (id *Identity) Seal(h Header, payload []byte, to *PublicKeys) (*Envelope, e
 	return e, nil
 }
 
+// SealCommitted signs payload under h as the opening of a hash commitment
+// that this sender signed in an earlier envelope of the same session (for
+// example an ML-DSA reveal, 274 kB, opening its round-1 commitment). The
+// signature covers the header, the payload length and the commitment, not
+// the payload bytes: the receiver authenticates the payload by checking it
+// against the commitment, which it has to do anyway, so a large payload is
+// hashed once instead of twice. The payload is sent in the clear.
+func (id *Identity) SealCommitted(h Header, payload, commitment []byte) (*Envelope, error) {
+	if len(payload) > MaxPayload {
+		return nil, fmt.Errorf("peer: payload of %d bytes exceeds %d", len(payload), MaxPayload)
+	}
+	if len(commitment) == 0 || len(commitment) > MaxCommitment {
+		return nil, fmt.Errorf("peer: commitment of %d bytes", len(commitment))
+	}
+	e := &Envelope{Header: h, Committed: true, Payload: payload, commitment: commitment}
+	e.Signature = id.signEnvelope(e)
+	return e, nil
+}
+
+// OpenCommitted checks a Committed envelope against the commitment the
+// sender signed earlier and returns the payload. The payload is NOT yet
+// authenticated: the caller must check it against commitment before acting
+// on it (the ML-DSA reveal check does), and must treat a mismatch as the
+// sender's (or the relay's) fault.
+func OpenCommitted(e *Envelope, from PublicKeys, want Header, commitment []byte) ([]byte, error) {
+	if e.Header != want {
+		return nil, fmt.Errorf("%w: header %+v does not match the expected %+v", ErrAuth, e.Header, want)
+	}
+	if !e.Committed {
+		return nil, fmt.Errorf("%w: message from node %d is not bound to a commitment", ErrAuth, e.Sender)
+	}
+	if len(commitment) == 0 || len(commitment) > MaxCommitment {
+		return nil, fmt.Errorf("%w: commitment of %d bytes", ErrAuth, len(commitment))
+	}
+	e.commitment = commitment
+	ok := verifyEnvelope(from.Sign, e)
+	e.commitment = nil
+	if !ok {
+		return nil, fmt.Errorf("%w: bad signature from node %d", ErrAuth, e.Sender)
+	}
+	return e.Payload, nil
+}
+
 // ErrAuth is wrapped by every authentication failure.
 var ErrAuth = errors.New("peer: message authentication failed")
 
@@ -211,6 +277,9 @@ var ErrAuth = errors.New("peer: message authentication failed")
 func Open(e *Envelope, from PublicKeys, want Header, me *Identity) ([]byte, error) {
 	if e.Header != want {
 		return nil, fmt.Errorf("%w: header %+v does not match the expected %+v", ErrAuth, e.Header, want)
+	}
+	if e.Committed {
+		return nil, fmt.Errorf("%w: message from node %d opens a commitment (use OpenCommitted)", ErrAuth, e.Sender)
 	}
 	if !verifyEnvelope(from.Sign, e) {
 		return nil, fmt.Errorf("%w: bad signature from node %d", ErrAuth, e.Sender)
@@ -230,23 +299,25 @@ func Open(e *Envelope, from PublicKeys, want Header, me *Identity) ([]byte, erro
 
 // Marshal encodes e.
 func (e *Envelope) Marshal() ([]byte, error) {
-	var b cryptobyte.Builder
-	e.Header.add(&b)
-	if e.Encrypted {
-		b.AddUint8(1)
-	} else {
-		b.AddUint8(0)
+	if e.Encrypted && e.Committed {
+		return nil, errors.New("peer: an envelope cannot be both encrypted and committed")
 	}
+	b := cryptobyte.NewBuilder(make([]byte, 0, envelopeOverhead+len(e.Payload)))
+	e.Header.add(b)
+	b.AddUint8(e.flag())
 	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(e.Payload) })
 	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(e.Signature) })
 	return b.Bytes()
 }
 
+// envelopeOverhead is the encoded size of an envelope less its payload.
+const envelopeOverhead = 2 + KeyIDSize + SessionIDSize + 2 + 2 + 1 + 3 + 1 + ed25519.SignatureSize
+
 // ErrMalformed is wrapped by decoding errors.
 var ErrMalformed = errors.New("peer: malformed envelope")
 
 // Unmarshal decodes data into e. It checks the format only; Open checks
-// the signature.
+// the signature. e.Payload aliases data.
 func (e *Envelope) Unmarshal(data []byte) error {
 	in := cryptobyte.String(data)
 	var v Envelope
@@ -262,8 +333,8 @@ func (e *Envelope) Unmarshal(data []byte) error {
 	switch {
 	case ver != Version:
 		return fmt.Errorf("%w: version %d", ErrMalformed, ver)
-	case enc > 1:
-		return fmt.Errorf("%w: encrypted flag %d", ErrMalformed, enc)
+	case enc > 2:
+		return fmt.Errorf("%w: payload flag %d", ErrMalformed, enc)
 	case len(payload) > MaxPayload+4096:
 		return fmt.Errorf("%w: payload of %d bytes", ErrMalformed, len(payload))
 	case len(sig) != ed25519.SignatureSize:
@@ -273,8 +344,8 @@ func (e *Envelope) Unmarshal(data []byte) error {
 	}
 	copy(v.KeyID[:], key)
 	copy(v.Session[:], sess)
-	v.Encrypted = enc == 1
-	v.Payload, v.Signature = bytes.Clone(payload), bytes.Clone(sig)
+	v.Encrypted, v.Committed = enc == 1, enc == 2
+	v.Payload, v.Signature = payload[:len(payload):len(payload)], bytes.Clone(sig)
 	*e = v
 	return nil
 }

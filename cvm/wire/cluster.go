@@ -160,14 +160,18 @@ type RelayRequest struct {
 
 // Marshal encodes r.
 func (r *RelayRequest) Marshal() ([]byte, error) {
-	var b cryptobyte.Builder
+	size := 1 + RelaySessionLen + 1 + 2 + len(r.Params) + 1
+	for _, e := range r.Inbound {
+		size += 3 + len(e)
+	}
+	b := cryptobyte.NewBuilder(make([]byte, 0, size))
 	b.AddUint8(uint8(r.Protocol))
 	b.AddBytes(r.Session[:])
 	b.AddUint8(r.Step)
-	addBytes16(&b, r.Params)
+	addBytes16(b, r.Params)
 	b.AddUint8(uint8(len(r.Inbound)))
 	for _, e := range r.Inbound {
-		addBytes24(&b, e)
+		addBytes24(b, e)
 	}
 	return b.Bytes()
 }
@@ -210,12 +214,16 @@ type RelayResponse struct {
 
 // Marshal encodes r.
 func (r *RelayResponse) Marshal() ([]byte, error) {
-	var b cryptobyte.Builder
+	size := 1 + 3 + len(r.Result)
+	for _, e := range r.Outbound {
+		size += 3 + len(e)
+	}
+	b := cryptobyte.NewBuilder(make([]byte, 0, size))
 	b.AddUint8(uint8(len(r.Outbound)))
 	for _, e := range r.Outbound {
-		addBytes24(&b, e)
+		addBytes24(b, e)
 	}
-	addBytes24(&b, r.Result)
+	addBytes24(b, r.Result)
 	return b.Bytes()
 }
 

@@ -749,14 +749,18 @@ type RoundRequest struct {
 
 // Marshal encodes r.
 func (r *RoundRequest) Marshal() ([]byte, error) {
-	var b cryptobyte.Builder
+	size := SessionIDSize + 3
+	for _, m := range r.Inbound {
+		size += 4 + len(m.Payload)
+	}
+	b := cryptobyte.NewBuilder(make([]byte, 0, size))
 	b.AddBytes(r.Session[:])
 	b.AddUint8(uint8(r.Scheme))
 	b.AddUint8(r.Round)
 	b.AddUint8(uint8(len(r.Inbound)))
 	for _, m := range r.Inbound {
 		b.AddUint8(m.From)
-		addBytes24(&b, m.Payload)
+		addBytes24(b, m.Payload)
 	}
 	return b.Bytes()
 }
@@ -805,8 +809,8 @@ type RoundResponse struct {
 
 // Marshal encodes r.
 func (r *RoundResponse) Marshal() ([]byte, error) {
-	var b cryptobyte.Builder
-	addBytes24(&b, r.Payload)
+	b := cryptobyte.NewBuilder(make([]byte, 0, 3+len(r.Payload)))
+	addBytes24(b, r.Payload)
 	return b.Bytes()
 }
 

@@ -144,6 +144,19 @@ func roundInbound(set []*Node, envs [][]byte) []wire.RoundMessage {
 	return in
 }
 
+// withoutOwn returns the inbound messages for node id: its own message is
+// left empty (the oracle keeps what it sent), which saves relaying the
+// largest messages, the 274 kB ML-DSA reveals, back to their senders.
+func withoutOwn(in []wire.RoundMessage, id uint8) []wire.RoundMessage {
+	out := slices.Clone(in)
+	for i := range out {
+		if out[i].From == id {
+			out[i].Payload = nil
+		}
+	}
+	return out
+}
+
 // decodeRound opens every node's envelope of one signing round and decodes
 // the payloads.
 func decodeRound[T any, PT interface {
@@ -237,7 +250,7 @@ func (c *Coordinator) mldsaAttempt(ctx context.Context, set []*Node, sid wire.Se
 	c.stats.MLDSAAttempts.Add(1)
 	round := func(r uint8, in []wire.RoundMessage) ([][]byte, error) {
 		resps, err := parallel(set, func(n *Node) (*wire.RoundResponse, error) {
-			return n.Client.Round(ctx, &wire.RoundRequest{Session: sid, Scheme: wire.SchemeMLDSA65, Round: r, Inbound: in})
+			return n.Client.Round(ctx, &wire.RoundRequest{Session: sid, Scheme: wire.SchemeMLDSA65, Round: r, Inbound: withoutOwn(in, n.ID())})
 		})
 		if err != nil {
 			return nil, fmt.Errorf("ML-DSA round %d: %w", r, err)
@@ -255,12 +268,12 @@ func (c *Coordinator) mldsaAttempt(ctx context.Context, set []*Node, sid wire.Se
 			return nil, err
 		}
 	}
-	c.countBytes(cmtEnvs, len(set))
+	c.countBytes(cmtEnvs, len(set)-1)
 	revEnvs, err := round(base+2, roundInbound(set, cmtEnvs))
 	if err != nil {
 		return nil, err
 	}
-	c.countBytes(revEnvs, len(set))
+	c.countBytes(revEnvs, len(set)-1)
 	respEnvs, err := round(base+3, roundInbound(set, revEnvs))
 	if err != nil {
 		return nil, err
