@@ -159,6 +159,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				(a-b)/float64(got), (after["cc_tsa_relayed_bytes_total"]-before["cc_tsa_relayed_bytes_total"])/float64(got)/1000,
 				(after["cc_tsa_presignatures_total"]-before["cc_tsa_presignatures_total"])/float64(got))
 		}
+		if l := stageLine(before, after, got); l != "" {
+			fmt.Fprintln(stdout, l)
+		}
 		if len(pids) > 0 {
 			var cpu1 time.Duration
 			for _, pid := range pids {

@@ -10,18 +10,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cc-tsa/cc-tsa/wrapper/coordinator"
 )
 
-// clusterCounters are the coordinator counters bench reads from /metrics.
-var clusterCounters = []string{
-	"cc_tsa_signing_sessions_total",
-	"cc_tsa_mldsa_attempts_total",
-	"cc_tsa_presignatures_total",
-	"cc_tsa_relayed_bytes_total",
-}
-
-// scrape reads the named counters from a TSA's /metrics; missing ones are
-// absent from the map.
+// scrape reads the TSA's cc_tsa_* samples from /metrics, keyed by name
+// with labels as exposed (e.g. cc_tsa_session_stage_seconds_total{stage="begin"});
+// on any error the map is empty or partial.
 func scrape(ctx context.Context, client *http.Client, base string) map[string]float64 {
 	out := map[string]float64{}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -41,11 +36,9 @@ func scrape(ctx context.Context, client *http.Client, base string) map[string]fl
 		if !ok {
 			continue
 		}
-		for _, c := range clusterCounters {
-			if name == c {
-				if v, err := strconv.ParseFloat(val, 64); err == nil {
-					out[name] = v
-				}
+		if strings.HasPrefix(name, "cc_tsa_") {
+			if v, err := strconv.ParseFloat(val, 64); err == nil {
+				out[name] = v
 			}
 		}
 	}
@@ -98,4 +91,19 @@ func procCPU(pid int) (time.Duration, error) {
 	}
 	const hz = 100 // USER_HZ on Linux
 	return time.Duration(utime+stime) * time.Second / hz, nil
+}
+
+// stageLine describes where the sessions' wall time went, per token, from
+// the coordinator's stage counters; empty if the TSA exposes none.
+func stageLine(before, after map[string]float64, tokens int64) string {
+	var parts []string
+	for st := coordinator.Stage(0); st < coordinator.NumStages; st++ {
+		k := fmt.Sprintf("cc_tsa_session_stage_seconds_total{stage=%q}", st.String())
+		a, ok := after[k]
+		if !ok {
+			return ""
+		}
+		parts = append(parts, fmt.Sprintf("%s %.2f", st, (a-before[k])*1000/float64(tokens)))
+	}
+	return "session stages (ms per token): " + strings.Join(parts, ", ")
 }

@@ -7,9 +7,11 @@
 // peer that has verified the report knows whom it talks to. Every message is
 // an Envelope signed by its sender over a domain-separated encoding of
 // (version, kind, key id, session id, round, sender, receiver, encrypted
-// flag, payload). Confidential payloads (key-generation shares) are
-// encrypted to the receiver's HPKE key with the same fields as HPKE info, so
-// a ciphertext cannot be moved to another session, round or receiver.
+// flag, payload). Confidential payloads (key-generation shares, OT and
+// presigning messages) are encrypted to the receiver's HPKE key: through a
+// pairwise channel secret that the sender encapsulates once and a fresh
+// AES-256-GCM key per message bound to the header (see channel.go), so a
+// ciphertext cannot be moved to another session, round or receiver.
 //
 // The signature scheme is classical: message authentication only has to
 // hold while a session runs. Confidentiality of shares has to hold for the
@@ -54,6 +56,7 @@ type Identity struct {
 	sign ed25519.PrivateKey
 	kem  hpke.PrivateKey
 	pub  PublicKeys
+	ch   *channels
 }
 
 // PublicKeys are an oracle's public identity keys.
@@ -72,7 +75,7 @@ func NewIdentity() (*Identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("peer: HPKE key: %w", err)
 	}
-	return &Identity{sign: priv, kem: k, pub: PublicKeys{Sign: pub, KEM: k.PublicKey().Bytes()}}, nil
+	return &Identity{sign: priv, kem: k, pub: PublicKeys{Sign: pub, KEM: k.PublicKey().Bytes()}, ch: newChannels()}, nil
 }
 
 // Public returns the identity's public keys.
@@ -210,11 +213,7 @@ func (id *Identity) Seal(h Header, payload []byte, to *PublicKeys) (*Envelope, e
 		if h.Receiver == Broadcast {
 			return nil, errors.New("peer: an encrypted message needs a single receiver")
 		}
-		pk, err := kem().NewPublicKey(to.KEM)
-		if err != nil {
-			return nil, fmt.Errorf("peer: receiver's HPKE key: %w", err)
-		}
-		ct, err := hpke.Seal(pk, kdf(), aead(), hpkeInfo(&h), payload)
+		ct, err := id.encrypt(&h, payload, to)
 		if err != nil {
 			return nil, fmt.Errorf("peer: encrypting: %w", err)
 		}
@@ -290,7 +289,7 @@ func Open(e *Envelope, from PublicKeys, want Header, me *Identity) ([]byte, erro
 	if me == nil {
 		return nil, fmt.Errorf("%w: encrypted message but no key to open it", ErrAuth)
 	}
-	pt, err := hpke.Open(me.kem, kdf(), aead(), hpkeInfo(&e.Header), e.Payload)
+	pt, err := me.decrypt(&e.Header, from.Sign, e.Payload)
 	if err != nil {
 		return nil, fmt.Errorf("%w: decrypting message from node %d: %v", ErrAuth, e.Sender, err)
 	}

@@ -171,3 +171,84 @@ func TestSealCommitted(t *testing.T) {
 		t.Error("sealed without a commitment")
 	}
 }
+
+func TestChannelReuse(t *testing.T) {
+	a, b, _ := ids(t)
+	pb := b.Public()
+	h := Header{Kind: 3, KeyID: [32]byte{1}, Session: [32]byte{2}, Round: 1, Sender: 1, Receiver: 2}
+	e1, err := a.Seal(h, []byte("same payload"), &pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Round = 2
+	e2, err := a.Seal(h, []byte("same payload"), &pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One encapsulation serves both messages; the salts (and so the
+	// message keys and ciphertexts) differ.
+	n := 2 + int(e1.Payload[0])<<8 + int(e1.Payload[1])
+	if !bytes.Equal(e1.Payload[:n], e2.Payload[:n]) {
+		t.Error("second message opened a new channel")
+	}
+	if bytes.Equal(e1.Payload[n:n+saltSize], e2.Payload[n:n+saltSize]) || bytes.Equal(e1.Payload[n+saltSize:], e2.Payload[n+saltSize:]) {
+		t.Error("two messages share a salt or a ciphertext")
+	}
+	for _, e := range []*Envelope{e1, e2} {
+		if p, err := Open(e, a.Public(), e.Header, b); err != nil || string(p) != "same payload" {
+			t.Fatalf("open: %q %v", p, err)
+		}
+	}
+	if len(b.ch.in) != 1 {
+		t.Errorf("receiver holds %d channels, want 1", len(b.ch.in))
+	}
+	// The channel is bound to its sender: a third identity signing a copy
+	// of a's ciphertext under its own key cannot have it decrypted.
+	c, _ := NewIdentity()
+	forged := &Envelope{Header: e1.Header, Encrypted: true, Payload: e1.Payload}
+	forged.Signature = c.signEnvelope(forged)
+	if _, err := Open(forged, c.Public(), e1.Header, b); !errors.Is(err, ErrAuth) {
+		t.Errorf("another sender reused a's channel: %v", err)
+	}
+	// Salt and enc are covered: a changed salt fails.
+	bad := *e1
+	bad.Payload = bytes.Clone(e1.Payload)
+	bad.Payload[n] ^= 1
+	bad.Signature = a.signEnvelope(&bad)
+	if _, err := Open(&bad, a.Public(), bad.Header, b); !errors.Is(err, ErrAuth) {
+		t.Errorf("changed salt accepted: %v", err)
+	}
+	for _, cut := range []int{0, 1, 2, n, n + saltSize, n + saltSize + 15} {
+		short := *e1
+		short.Payload = e1.Payload[:cut]
+		short.Signature = a.signEnvelope(&short)
+		if _, err := Open(&short, a.Public(), short.Header, b); !errors.Is(err, ErrAuth) {
+			t.Errorf("payload cut to %d bytes accepted: %v", cut, err)
+		}
+	}
+}
+
+func TestChannelCacheBound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens hundreds of channels")
+	}
+	_, b, _ := ids(t)
+	pb := b.Public()
+	h := Header{Kind: 3, Round: 1, Sender: 1, Receiver: 2}
+	for i := 0; i < maxInChannels+8; i++ {
+		a, err := NewIdentity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := a.Seal(h, []byte{byte(i)}, &pb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err := Open(e, a.Public(), h, b); err != nil || len(p) != 1 || p[0] != byte(i) {
+			t.Fatalf("open %d: %v", i, err)
+		}
+	}
+	if len(b.ch.in) != maxInChannels || len(b.ch.inOrder) != maxInChannels {
+		t.Errorf("cache holds %d (%d ordered) channels, want %d", len(b.ch.in), len(b.ch.inOrder), maxInChannels)
+	}
+}

@@ -181,6 +181,41 @@ type Stats struct {
 	Presignatures  atomic.Uint64
 	RelayedBytes   atomic.Uint64
 	InlinePresigns atomic.Uint64
+	// StageNanos is the wall time threshold signing sessions spent in each
+	// Stage, summed over sessions (failed ones included).
+	StageNanos [NumStages]atomic.Uint64
+}
+
+// Stage is a step of a threshold signing session.
+type Stage int
+
+// The stages of a threshold signing session, in order.
+const (
+	StagePresign Stage = iota // taking a pooled presignature (or making one inline)
+	StagePropose              // the leader's proposal
+	StageBegin                // every signer checks the proposal, encodes the TSTInfo, commits
+	StageMLDSA                // ML-DSA attempts until one combines
+	StageAttach               // every signer verifies the ML-DSA signature, encodes the inner token
+	StageECDSA                // the online ECDSA round and combine
+	StageVerify               // assembly and verification of the released token
+	NumStages
+)
+
+var stageNames = [NumStages]string{"presign", "propose", "begin", "mldsa", "attach", "ecdsa", "verify"}
+
+// String returns the stage's name as used in metrics labels.
+func (s Stage) String() string {
+	if s < 0 || s >= NumStages {
+		return "stage(" + strconv.Itoa(int(s)) + ")"
+	}
+	return stageNames[s]
+}
+
+// lap adds the time since *t to stage s and moves *t to now.
+func (st *Stats) lap(s Stage, t *time.Time) {
+	now := time.Now()
+	st.StageNanos[s].Add(uint64(now.Sub(*t)))
+	*t = now
 }
 
 // New checks cfg and returns a coordinator.

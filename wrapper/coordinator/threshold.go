@@ -25,15 +25,19 @@ const MaxAttempts = 24
 // thresholdSession issues one token with the signer set.
 func (c *Coordinator) thresholdSession(ctx context.Context, set []*Node, f *wire.TokenFields) (*Issued, error) {
 	signers := ids(set)
+	t := time.Now()
 	var presign wire.PresignID
 	if f.Policy == wire.PolicyHybrid {
 		var err error
-		if presign, err = c.pool.take(ctx, set); err != nil {
+		presign, err = c.pool.take(ctx, set)
+		c.stats.lap(StagePresign, &t)
+		if err != nil {
 			return nil, err
 		}
 	}
 	leader := set[int(c.next.Load())%len(set)]
 	prop, err := leader.Client.Propose(ctx, f)
+	c.stats.lap(StagePropose, &t)
 	if err != nil {
 		return nil, &NodeError{Node: leader.ID(), Err: fmt.Errorf("propose: %w", err)}
 	}
@@ -48,6 +52,7 @@ func (c *Coordinator) thresholdSession(ctx context.Context, set []*Node, f *wire
 	begins, errs := parallelAll(set, func(n *Node) (*wire.BeginResponse, error) {
 		return n.Client.Begin(ctx, &wire.BeginRequest{Session: sid, Signers: signers, Fields: *f, Proposal: *prop, Presign: presign})
 	})
+	c.stats.lap(StageBegin, &t)
 	if err := beginBlame(set, leader, errs); err != nil {
 		return nil, err
 	}
@@ -62,12 +67,14 @@ func (c *Coordinator) thresholdSession(ctx context.Context, set []*Node, f *wire
 		first[i] = b.Round1
 	}
 	sig, attempts, err := c.signMLDSA(ctx, set, sid, attrs, first)
+	c.stats.lap(StageMLDSA, &t)
 	if err != nil {
 		return nil, err
 	}
 	attached, err := parallel(set, func(n *Node) (*wire.AttachResponse, error) {
 		return n.Client.Attach(ctx, &wire.AttachRequest{Session: sid, MLDSASignature: sig})
 	})
+	c.stats.lap(StageAttach, &t)
 	if err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
 	}
@@ -83,6 +90,7 @@ func (c *Coordinator) thresholdSession(ctx context.Context, set []*Node, f *wire
 			return nil, errors.New("coordinator: oracles returned no ECDSA signed attributes for a hybrid token")
 		}
 		esig, err := c.signECDSA(ctx, set, sid, ecdsaAttrs)
+		c.stats.lap(StageECDSA, &t)
 		if err != nil {
 			return nil, err
 		}
@@ -93,6 +101,7 @@ func (c *Coordinator) thresholdSession(ctx context.Context, set []*Node, f *wire
 	}
 	ended = true // the signers end the session with its last round
 	res, err := tsverify.VerifyToken(tok, &c.verify)
+	c.stats.lap(StageVerify, &t)
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: token failed verification before release: %w", err)
 	}

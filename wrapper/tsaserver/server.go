@@ -123,6 +123,13 @@ func New(cfg Config) *Server {
 		} {
 			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help.help}, func() float64 { return float64(help.v()) }))
 		}
+		for st := coordinator.Stage(0); st < coordinator.NumStages; st++ {
+			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "cc_tsa_session_stage_seconds_total",
+				Help:        "Wall time threshold signing sessions spent in each stage, summed over sessions.",
+				ConstLabels: prometheus.Labels{"stage": st.String()},
+			}, func() float64 { return float64(stats.StageNanos[st].Load()) / 1e9 }))
+		}
 	}
 
 	s.mux.HandleFunc("/", s.handleTSA)
