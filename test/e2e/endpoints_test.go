@@ -87,6 +87,23 @@ func testEndpoints(t *testing.T, srv *devServer) {
 		if b := requestsMetric(t, srv, `status="rejection"`, `fail_info="badAlg"`); b != badAlg0+1 {
 			t.Errorf("badAlg rejections went from %d to %d after one SHA-1 request", badAlg0, b)
 		}
+		if srv == cluster {
+			// The coordinator's per-stage session time is exposed and has
+			// grown for every stage a hybrid token goes through.
+			_, body, _ := post(t, srv, "GET", "/metrics", "", nil)
+			for _, stage := range []string{"propose", "begin", "mldsa", "attach", "ecdsa", "verify"} {
+				prefix := `cc_tsa_session_stage_seconds_total{stage="` + stage + `"} `
+				i := bytes.Index(body, []byte("\n"+prefix))
+				if i < 0 {
+					t.Errorf("/metrics lacks %s", prefix)
+					continue
+				}
+				line, _, _ := strings.Cut(string(body[i+1+len(prefix):]), "\n")
+				if v, err := strconv.ParseFloat(line, 64); err != nil || v <= 0 {
+					t.Errorf("%s%s: want a positive number of seconds (%v)", prefix, line, err)
+				}
+			}
+		}
 	})
 
 	t.Run("certs", func(t *testing.T) {
