@@ -115,8 +115,10 @@ type Oracle struct {
 	ecdsaRef *tst.CertRef
 	mldsaRef *tst.CertRef
 	sessions map[wire.SessionID]*session
-	seen     *replayRecord
-	faults   *Faults // test builds only (tag ccfault)
+	// lastSessionEnd is when a session last left the table.
+	lastSessionEnd time.Time
+	seen           *replayRecord
+	faults         *Faults // test builds only (tag ccfault)
 }
 
 // New creates an oracle. Without cfg.Nodes it is the single-oracle
@@ -187,11 +189,25 @@ func (o *Oracle) mode() wire.Mode {
 // about 98% of cases, each attempt consuming one state.
 const DefaultMLDSAPool = 6
 
-// sessionsOpen reports whether a signing session is open.
+// refillQuiet is how long after its last session ended the oracle waits
+// before it refills its pool: the coordinator is still combining and
+// verifying that session's token, on the same CPUs in a small deployment.
+const refillQuiet = 20 * time.Millisecond
+
+// sessionsOpen reports whether a signing session is open or ended less
+// than refillQuiet ago.
 func (o *Oracle) sessionsOpen() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return len(o.sessions) > 0
+	return len(o.sessions) > 0 || time.Since(o.lastSessionEnd) < refillQuiet
+}
+
+// dropSessionLocked removes a session from the table (o.mu held).
+func (o *Oracle) dropSessionLocked(id wire.SessionID) {
+	if _, ok := o.sessions[id]; ok {
+		delete(o.sessions, id)
+		o.lastSessionEnd = time.Now()
+	}
 }
 
 // Status returns the oracle's current status.
@@ -272,7 +288,7 @@ func (o *Oracle) Stop() {
 	o.state = wire.StateStopping
 	for id, s := range o.sessions {
 		s.abort()
-		delete(o.sessions, id)
+		o.dropSessionLocked(id)
 	}
 	if o.th != nil {
 		o.th.close()

@@ -188,7 +188,7 @@ func (o *Oracle) expireLocked(now time.Time) {
 	for id, s := range o.sessions {
 		if now.Sub(s.created) > SessionLifetime {
 			s.abort()
-			delete(o.sessions, id)
+			o.dropSessionLocked(id)
 		}
 	}
 }
@@ -201,7 +201,7 @@ func (o *Oracle) lookup(id wire.SessionID) (*session, error) {
 		if ok {
 			s.abort()
 		}
-		delete(o.sessions, id)
+		o.dropSessionLocked(id)
 		return nil, &wire.Error{Code: wire.CodeUnknownSession, Message: "no such session"}
 	}
 	return s, nil
@@ -258,7 +258,7 @@ func (o *Oracle) ecdsaRound(s *session, req *wire.RoundRequest) ([]byte, error) 
 		o.mu.Unlock()
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "ECDSA round is not expected in this session"}
 	}
-	delete(o.sessions, s.id)
+	o.dropSessionLocked(s.id)
 	o.mu.Unlock()
 	digest := sha512.Sum384(s.ecdsaMsg)
 	if o.whole != nil {
@@ -334,13 +334,15 @@ func (o *Oracle) Attach(req *wire.AttachRequest) (*wire.AttachResponse, error) {
 	s.ecdsaMsg = resp.ECDSASignedAttrs
 	done := s.ecdsaMsg == nil
 	if done {
-		delete(o.sessions, s.id)
+		o.dropSessionLocked(s.id)
 	}
 	o.mu.Unlock()
-	// Outside o.mu: a late round of another attempt may hold the session's
-	// lock while it looks up peer keys under o.mu.
+	// Outside o.mu, and in the background: a late round of another
+	// attempt may hold the session's lock (while it looks up peer keys
+	// under o.mu, or for the whole of its round 3), and the token need not
+	// wait for it. No further ML-DSA round is accepted in this stage.
 	if s.th != nil {
-		s.th.endMLDSA()
+		go s.th.endMLDSA()
 	}
 	if done {
 		s.abort()
@@ -354,6 +356,6 @@ func (o *Oracle) End(id wire.SessionID) {
 	defer o.mu.Unlock()
 	if s, ok := o.sessions[id]; ok {
 		s.abort()
-		delete(o.sessions, id)
+		o.dropSessionLocked(id)
 	}
 }

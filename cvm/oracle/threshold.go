@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cc-tsa/cc-tsa/cvm/peer"
@@ -184,7 +185,10 @@ type thSession struct {
 	cfgBase  mldsa.SessionConfig
 	started  map[int]bool // attempts ever started: each index at most once
 	attempts map[int]*attemptState
-	presig   *tecdsa.Presignature
+	// presig is taken by the online ECDSA share; it is not guarded by mu,
+	// so that the share need not wait for a concurrent ML-DSA attempt's
+	// round to finish.
+	presig atomic.Pointer[tecdsa.Presignature]
 }
 
 // attemptState is one ML-DSA attempt: its own mask (a fresh round-1 state),
@@ -203,18 +207,14 @@ type attemptState struct {
 }
 
 func (t *thSession) abort() {
+	t.presig.Store(nil)
 	if !t.mu.TryLock() {
 		// A round is running; it ends the attempt itself when it fails,
 		// and the session is gone from the table.
 		return
 	}
 	defer t.mu.Unlock()
-	t.abortLocked()
-}
-
-func (t *thSession) abortLocked() {
 	t.endAttemptsLocked()
-	t.presig = nil
 }
 
 func (t *thSession) endAttemptsLocked() {
@@ -264,7 +264,7 @@ func (o *Oracle) beginThreshold(s *session, presign *wire.PresignID) ([]byte, er
 		if err != nil {
 			return nil, err
 		}
-		t.presig = ps
+		t.presig.Store(ps)
 	}
 	mu, err := k.mldsaPK.Mu(s.mldsaMsg, nil)
 	if err != nil {
@@ -424,10 +424,7 @@ func (o *Oracle) thresholdECDSAShare(s *session, digest []byte) ([]byte, error) 
 	if t == nil {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "this session has no presignature"}
 	}
-	t.mu.Lock()
-	ps := t.presig
-	t.presig = nil
-	t.mu.Unlock()
+	ps := t.presig.Swap(nil)
 	if ps == nil {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "this session has no presignature"}
 	}

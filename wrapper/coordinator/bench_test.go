@@ -6,8 +6,10 @@ import (
 	"os"
 	"runtime/pprof"
 	"testing"
+	"time"
 
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
+	"github.com/cc-tsa/cc-tsa/wrapper/coordinator"
 	"github.com/cc-tsa/cc-tsa/wrapper/internal/testtsa"
 )
 
@@ -44,4 +46,38 @@ func BenchmarkClusterToken(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(st.MLDSAAttempts.Load()-att0)/float64(b.N), "attempts/token")
 	b.ReportMetric(float64(st.RelayedBytes.Load()-bytes0)/float64(b.N), "relayed-B/token")
+}
+
+// BenchmarkClusterTokenPaced issues tokens one at a time with a pause
+// between them (not timed) in which the oracles refill their pools: ns/op
+// is the latency with warm pools, and the stage metrics (ms/op each) show
+// where a session's wall time goes.
+func BenchmarkClusterTokenPaced(b *testing.B) {
+	c := testtsa.StartCluster(b, 5, 3)
+	d := sha512.Sum384([]byte("bench"))
+	f := &wire.TokenFields{Policy: wire.PolicyHybrid, HashAlg: wire.SHA384, Imprint: d[:], CertReq: true}
+	ctx := context.Background()
+	if _, err := c.Coordinator.Issue(ctx, f); err != nil {
+		b.Fatal(err)
+	}
+	st := c.Coordinator.Stats()
+	var stage0 [coordinator.NumStages]uint64
+	for s := range stage0 {
+		stage0[s] = st.StageNanos[s].Load()
+	}
+	att0 := st.MLDSAAttempts.Load()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		time.Sleep(300 * time.Millisecond)
+		b.StartTimer()
+		if _, err := c.Coordinator.Issue(ctx, f); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(st.MLDSAAttempts.Load()-att0)/float64(b.N), "attempts/token")
+	for s := coordinator.Stage(0); s < coordinator.NumStages; s++ {
+		b.ReportMetric(float64(st.StageNanos[s].Load()-stage0[s])/1e6/float64(b.N), s.String()+"-ms/op")
+	}
 }

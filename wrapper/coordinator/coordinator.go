@@ -171,6 +171,7 @@ type Coordinator struct {
 	pool      *presignPool
 	stats     Stats
 	inflight  atomic.Int32 // signing sessions in progress
+	lastDone  atomic.Int64 // when a signing session last ended (Unix ns)
 }
 
 // Stats counts what the coordinator did.
@@ -385,7 +386,10 @@ var culpritRE = regexp.MustCompile(`culprit node (\d+)`)
 // that failed.
 func (c *Coordinator) Issue(ctx context.Context, f *wire.TokenFields) (*Issued, error) {
 	c.inflight.Add(1)
-	defer c.inflight.Add(-1)
+	defer func() {
+		c.lastDone.Store(time.Now().UnixNano())
+		c.inflight.Add(-1)
+	}()
 	var excluded []uint8
 	var lastErr error
 	for try := 0; try < maxSets; try++ {

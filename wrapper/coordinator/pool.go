@@ -129,9 +129,10 @@ func (p *presignPool) run(ctx context.Context) {
 					best, bestN = s, n
 				}
 			}
-			// Refilling yields to live sessions while every set still
-			// has a presignature.
-			if best != nil && bestN > 0 && p.c.inflight.Load() > 0 {
+			// Refilling yields to live sessions, and for a moment after
+			// the last one (its response is still being written and
+			// logged), while every set still has a presignature.
+			if best != nil && bestN > 0 && p.c.busy() {
 				best = nil
 			}
 			if best != nil {
@@ -149,7 +150,7 @@ func (p *presignPool) run(ctx context.Context) {
 		}
 		if !worked {
 			wait := 500 * time.Millisecond
-			if p.c.inflight.Load() > 0 {
+			if p.c.busy() {
 				wait = 20 * time.Millisecond
 			}
 			select {
@@ -159,6 +160,16 @@ func (p *presignPool) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// refillQuiet is how long after the last signing session the presignature
+// pool waits before it refills a set that still has presignatures.
+const refillQuiet = 20 * time.Millisecond
+
+// busy reports whether a signing session runs or ended less than
+// refillQuiet ago.
+func (c *Coordinator) busy() bool {
+	return c.inflight.Load() > 0 || time.Since(time.Unix(0, c.lastDone.Load())) < refillQuiet
 }
 
 // presign runs one presigning session among set and returns its id.

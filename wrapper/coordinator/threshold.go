@@ -219,6 +219,9 @@ func (c *Coordinator) signMLDSA(ctx context.Context, set []*Node, sid wire.Sessi
 		sig []byte
 		err error
 	}
+	// The first attempt to succeed cancels the others still running.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	next := 0
 	for next < MaxAttempts {
 		n := min(width, MaxAttempts-next)
@@ -299,6 +302,9 @@ func (c *Coordinator) mldsaAttempt(ctx context.Context, set []*Node, sid wire.Se
 	resps, err := decodeRound[mldsa.Response](c, set, sid, wire.EnvMLDSASign, uint16(base+3), respEnvs)
 	if err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // another attempt already succeeded
 	}
 	zero := make([]int, len(set))
 	for i, n := range set {
