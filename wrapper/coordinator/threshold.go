@@ -219,40 +219,41 @@ func (c *Coordinator) signMLDSA(ctx context.Context, set []*Node, sid wire.Sessi
 		sig []byte
 		err error
 	}
-	// The first attempt to succeed cancels the others still running.
+	// Up to width attempts run at once; when one fails without a usable
+	// slot the next starts at once. The first to succeed cancels the rest.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	next := 0
-	for next < MaxAttempts {
-		n := min(width, MaxAttempts-next)
-		results := make(chan result, n)
-		for i := 0; i < n; i++ {
-			a := next + i
-			var cmts [][]byte
-			if a == 0 {
-				cmts = first
-			}
-			go func() {
-				sig, err := c.mldsaAttempt(ctx, set, sid, a, cmts, mu)
-				results <- result{sig, err}
-			}()
+	results := make(chan result, MaxAttempts)
+	next, running := 0, 0
+	startNext := func() {
+		a := next
+		var cmts [][]byte
+		if a == 0 {
+			cmts = first
 		}
-		next += n
-		var firstErr error
-		for i := 0; i < n; i++ {
-			r := <-results
-			if r.err == nil {
-				return r.sig, next, nil
-			}
-			if !errors.Is(r.err, mldsa.ErrNoValidSlot) && firstErr == nil {
-				firstErr = r.err
-			}
-		}
-		if firstErr != nil {
-			return nil, next, firstErr
+		next++
+		running++
+		go func() {
+			sig, err := c.mldsaAttempt(ctx, set, sid, a, cmts, mu)
+			results <- result{sig, err}
+		}()
+	}
+	for next < width {
+		startNext()
+	}
+	for running > 0 {
+		r := <-results
+		running--
+		switch {
+		case r.err == nil:
+			return r.sig, next, nil
+		case !errors.Is(r.err, mldsa.ErrNoValidSlot):
+			return nil, next, r.err
+		case next < MaxAttempts:
+			startNext()
 		}
 	}
-	return nil, MaxAttempts, fmt.Errorf("coordinator: no ML-DSA attempt succeeded in %d tries", MaxAttempts)
+	return nil, next, fmt.Errorf("coordinator: no ML-DSA attempt succeeded in %d tries", MaxAttempts)
 }
 
 // mldsaAttempt runs ML-DSA attempt a (its commitment round first, unless
