@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
@@ -74,15 +73,11 @@ func (o *Oracle) serveConn(ctx context.Context, c net.Conn) {
 
 	var wmu sync.Mutex
 	w := bufio.NewWriter(c)
-	// writers counts replies being written or waiting to be; the last one
-	// flushes, so the replies of concurrent requests leave in one write.
-	var writers atomic.Int32
 	reply := func(f wire.Frame) {
-		writers.Add(1)
 		wmu.Lock()
 		defer wmu.Unlock()
 		c.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if err := wire.WriteFrame(w, f); writers.Add(-1) == 0 && err == nil {
+		if err := wire.WriteFrame(w, f); err == nil {
 			err = w.Flush()
 		}
 	}

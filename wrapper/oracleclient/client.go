@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cc-tsa/cc-tsa/cvm/transport"
@@ -27,9 +26,6 @@ type Client struct {
 
 	wmu sync.Mutex
 	w   *bufio.Writer
-	// writers counts callers writing or waiting to write a frame; the last
-	// one flushes, so frames of concurrent sessions leave in one write.
-	writers atomic.Int32
 
 	mu      sync.Mutex
 	nextID  uint32
@@ -127,7 +123,6 @@ func (c *Client) call(ctx context.Context, t wire.Type, payload []byte, want wir
 	c.pending[id] = ch
 	c.mu.Unlock()
 
-	c.writers.Add(1)
 	c.wmu.Lock()
 	if dl, ok := ctx.Deadline(); ok {
 		c.conn.SetWriteDeadline(dl)
@@ -135,9 +130,7 @@ func (c *Client) call(ctx context.Context, t wire.Type, payload []byte, want wir
 		c.conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
 	}
 	err := wire.WriteFrame(c.w, wire.Frame{Type: t, ID: id, Payload: payload})
-	if c.writers.Add(-1) == 0 && err == nil {
-		// Nobody else is waiting to write: send what is buffered. Otherwise
-		// the next writer flushes this frame with its own.
+	if err == nil {
 		err = c.w.Flush()
 	}
 	c.wmu.Unlock()
