@@ -44,18 +44,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer client.CloseIdleConnections()
 
 	before := scrape(ctx, client, *url)
-	var cpu0 time.Duration
+	var use0 usage
 	var pids []int
 	for _, p := range cpuPIDs {
 		pid, err := strconv.Atoi(p)
 		if err != nil {
 			return usagef("--cpu-pid %q: not a process id", p)
 		}
-		t, err := cpuTime(pid)
+		u, err := treeUsage(pid)
 		if err != nil {
 			return fmt.Errorf("--cpu-pid %d: %w", pid, err)
 		}
-		pids, cpu0 = append(pids, pid), cpu0+t
+		pids, use0 = append(pids, pid), use0.add(u)
 	}
 	var next, done, failed atomic.Int64
 	var bytesIn atomic.Int64
@@ -163,13 +163,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintln(stdout, l)
 		}
 		if len(pids) > 0 {
-			var cpu1 time.Duration
+			var use1 usage
 			for _, pid := range pids {
-				if t, err := cpuTime(pid); err == nil {
-					cpu1 += t
+				if u, err := treeUsage(pid); err == nil {
+					use1 = use1.add(u)
 				}
 			}
-			fmt.Fprintf(stdout, "CPU: %.1f ms per token (processes %v and their descendants)\n", float64(cpu1-cpu0)/float64(time.Millisecond)/float64(got), pids)
+			fmt.Fprintf(stdout, "CPU: %.1f ms per token, %.0f read/write system calls per token (processes %v and their descendants)\n",
+				float64(use1.cpu-use0.cpu)/float64(time.Millisecond)/float64(got), float64(use1.syscalls-use0.syscalls)/float64(got), pids)
 		}
 	}
 	if e := firstErr.Load(); e != nil {

@@ -45,13 +45,23 @@ func scrape(ctx context.Context, client *http.Client, base string) map[string]fl
 	return out
 }
 
-// cpuTime returns the user+system CPU time of pid and all its living
-// descendants, from /proc.
-func cpuTime(pid int) (time.Duration, error) {
-	total, err := procCPU(pid)
+// usage is what a process tree consumed: CPU time and read/write system
+// calls (from /proc/PID/io; zero when unreadable).
+type usage struct {
+	cpu      time.Duration
+	syscalls uint64
+}
+
+func (u usage) add(v usage) usage { return usage{u.cpu + v.cpu, u.syscalls + v.syscalls} }
+
+// treeUsage returns the usage of pid and all its living descendants, from
+// /proc.
+func treeUsage(pid int) (usage, error) {
+	cpu, err := procCPU(pid)
 	if err != nil {
-		return 0, err
+		return usage{}, err
 	}
+	total := usage{cpu: cpu, syscalls: procSyscalls(pid)}
 	// Children are listed per thread that forked them.
 	var kids []string
 	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
@@ -61,12 +71,31 @@ func cpuTime(pid int) (time.Duration, error) {
 	}
 	for _, f := range kids {
 		if c, err := strconv.Atoi(f); err == nil {
-			if t, err := cpuTime(c); err == nil {
-				total += t
+			if u, err := treeUsage(c); err == nil {
+				total = total.add(u)
 			}
 		}
 	}
 	return total, nil
+}
+
+// procSyscalls returns the read and write system calls pid made (syscr +
+// syscw of /proc/PID/io), or 0 if they cannot be read.
+func procSyscalls(pid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0
+	}
+	var n uint64
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if ok && (k == "syscr" || k == "syscw") {
+			if x, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64); err == nil {
+				n += x
+			}
+		}
+	}
+	return n
 }
 
 func procCPU(pid int) (time.Duration, error) {
