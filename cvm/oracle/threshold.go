@@ -52,7 +52,7 @@ type thresholdKeys struct {
 
 	mu      sync.Mutex
 	presigs map[wire.PresignID]*presigEntry
-	runs    map[wire.PresignID]*tecdsa.PresignSession
+	runs    map[wire.PresignID][]*tecdsa.PresignSession // presigning relay sessions in progress
 	pairs   map[wire.PresignID]*tecdsa.PairSetup
 	// confirmSigs are the ten key-confirmation signatures (public), kept to
 	// hand to a replacement node.
@@ -73,7 +73,7 @@ func newThresholdKeys(self uint8, ms *mldsa.KeyShare, es *tecdsa.KeyShare, poolS
 		self: self, mldsa: ms, mldsaPK: ms.PublicKey(), params: ms.Params(),
 		ecdsa: es, signer: signer, ecdsaPub: es.PublicKeyBytes(), mldsaPub: ms.PublicKey().Bytes(),
 		pool: make(chan *mldsa.Round1State, poolSize), stop: make(chan struct{}), inSession: inSession,
-		presigs: make(map[wire.PresignID]*presigEntry), runs: make(map[wire.PresignID]*tecdsa.PresignSession),
+		presigs: make(map[wire.PresignID]*presigEntry), runs: make(map[wire.PresignID][]*tecdsa.PresignSession),
 		pairs: make(map[wire.PresignID]*tecdsa.PairSetup),
 	}
 	k.keyID = wire.ClusterKeyID(k.mldsaPub, k.ecdsaPub)

@@ -47,3 +47,19 @@ func EnvelopeSession(id SessionID) [32]byte {
 	copy(s[:], id[:])
 	return s
 }
+
+// MaxPresignBatch bounds the presignatures one presigning relay session
+// makes (protocol ProtoECDSAPresign, whose params are the signer set
+// followed by the count).
+const MaxPresignBatch = 8
+
+// PresignBatchID derives the id of presignature i of the presigning relay
+// session sid; it is also the session id of that presignature's DKLs23
+// run. Oracles and coordinator derive the same ids.
+func PresignBatchID(sid [32]byte, i int) PresignID {
+	h := sha256.New()
+	h.Write([]byte("CC-TSA presignature batch v1"))
+	h.Write(sid[:])
+	binary.Write(h, binary.BigEndian, uint32(i))
+	return PresignID(h.Sum(nil))
+}

@@ -8,12 +8,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cc-tsa/cc-tsa/cvm/tst"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
 	"github.com/cc-tsa/cc-tsa/wrapper/audit"
+	"github.com/cc-tsa/cc-tsa/wrapper/coordinator"
 	"github.com/cc-tsa/cc-tsa/wrapper/devca"
 	"github.com/cc-tsa/cc-tsa/wrapper/internal/testtsa"
 	"github.com/cc-tsa/cc-tsa/wrapper/rfc3161"
@@ -95,6 +97,32 @@ func TestCluster(t *testing.T) {
 		}
 		if res := issue(t, c, tst.OIDPolicyMLDSA); res.ECDSA || !res.MLDSA {
 			t.Fatalf("ML-DSA token: %+v", res)
+		}
+	})
+
+	t.Run("presignature batches", func(t *testing.T) {
+		set := c.Coordinator.ReadyNodes()[:3]
+		before := presignatures(t, set)
+		made, err := coordinator.PresignBatch(c.Coordinator, context.Background(), set, wire.MaxPresignBatch)
+		if err != nil || len(made) != wire.MaxPresignBatch {
+			t.Fatalf("batch of %d: %d ids, %v", wire.MaxPresignBatch, len(made), err)
+		}
+		seen := map[wire.PresignID]bool{}
+		for _, id := range made {
+			seen[id] = true
+		}
+		if len(seen) != len(made) {
+			t.Fatalf("batch ids are not distinct: %x", made)
+		}
+		for i, n := range presignatures(t, set) {
+			if n < before[i]+wire.MaxPresignBatch {
+				t.Errorf("node %d holds %d presignatures after a batch of %d (had %d)", set[i].ID(), n, wire.MaxPresignBatch, before[i])
+			}
+		}
+		for _, n := range []int{0, wire.MaxPresignBatch + 1} {
+			if _, err := coordinator.PresignBatch(c.Coordinator, context.Background(), set, n); err == nil || !strings.Contains(err.Error(), "presignature batch") {
+				t.Errorf("batch of %d: %v", n, err)
+			}
 		}
 	})
 
@@ -206,4 +234,18 @@ func TestCluster(t *testing.T) {
 	st := c.Coordinator.Stats()
 	t.Logf("sessions %d, ML-DSA attempts %d, retries %d, presignatures %d (inline %d), relayed %d bytes",
 		st.Sessions.Load(), st.MLDSAAttempts.Load(), st.Retries.Load(), st.Presignatures.Load(), st.InlinePresigns.Load(), st.RelayedBytes.Load())
+}
+
+// presignatures returns how many presignatures each node of set holds.
+func presignatures(t *testing.T, set []*coordinator.Node) []int {
+	t.Helper()
+	out := make([]int, len(set))
+	for i, n := range set {
+		st, err := n.Client.Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = int(st.Presignatures)
+	}
+	return out
 }

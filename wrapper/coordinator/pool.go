@@ -136,11 +136,14 @@ func (p *presignPool) run(ctx context.Context) {
 				best = nil
 			}
 			if best != nil {
+				// One relay session refills the set in a batch.
 				sctx, cancel := context.WithTimeout(ctx, p.c.cfg.SessionTimeout)
-				id, err := p.c.presign(sctx, best)
+				made, err := p.c.presignBatch(sctx, best, min(p.target-bestN, wire.MaxPresignBatch))
 				cancel()
 				if err == nil {
-					p.add(best, id)
+					for _, id := range made {
+						p.add(best, id)
+					}
 					worked = true
 				} else if ctx.Err() == nil {
 					p.c.log.Warn("presigning failed", "set", ids(best), "err", err)
@@ -172,13 +175,28 @@ func (c *Coordinator) busy() bool {
 	return c.inflight.Load() > 0 || time.Since(time.Unix(0, c.lastDone.Load())) < refillQuiet
 }
 
-// presign runs one presigning session among set and returns its id.
+// presign makes one presignature among set and returns its id.
 func (c *Coordinator) presign(ctx context.Context, set []*Node) (wire.PresignID, error) {
+	ids, err := c.presignBatch(ctx, set, 1)
+	if err != nil {
+		return wire.PresignID{}, err
+	}
+	return ids[0], nil
+}
+
+// presignBatch runs one presigning relay session among set that makes n
+// presignatures (1 ≤ n ≤ wire.MaxPresignBatch) and returns their ids.
+func (c *Coordinator) presignBatch(ctx context.Context, set []*Node, n int) ([]wire.PresignID, error) {
 	var sid [32]byte
 	rand.Read(sid[:])
-	if _, err := runRelay(ctx, set, wire.ProtoECDSAPresign, sid, 3, ids(set)); err != nil {
-		return wire.PresignID{}, fmt.Errorf("presigning with %v: %w", ids(set), err)
+	params := append(ids(set), byte(n))
+	if _, err := runRelay(ctx, set, wire.ProtoECDSAPresign, sid, 3, params); err != nil {
+		return nil, fmt.Errorf("presigning with %v: %w", ids(set), err)
 	}
-	c.stats.Presignatures.Add(1)
-	return wire.PresignID(sid), nil
+	c.stats.Presignatures.Add(uint64(n))
+	out := make([]wire.PresignID, n)
+	for i := range out {
+		out[i] = wire.PresignBatchID(sid, i)
+	}
+	return out, nil
 }

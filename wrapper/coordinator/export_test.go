@@ -1,0 +1,4 @@
+package coordinator
+
+// PresignBatch exposes presignBatch to the cluster tests.
+var PresignBatch = (*Coordinator).presignBatch
