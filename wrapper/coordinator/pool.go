@@ -63,7 +63,7 @@ func (p *presignPool) expireLocked(k string) {
 }
 
 // take returns a presignature id for set, running a presigning session
-// inline when the pool has none.
+// inline when the pool has none (a batch: the rest goes to the pool).
 func (p *presignPool) take(ctx context.Context, set []*Node) (wire.PresignID, error) {
 	k := setKey(set)
 	p.mu.Lock()
@@ -76,9 +76,17 @@ func (p *presignPool) take(ctx context.Context, set []*Node) (wire.PresignID, er
 		return id, nil
 	}
 	p.mu.Unlock()
+	// The set ran dry, which happens under sustained load: make a batch,
+	// use the first and pool the rest.
 	p.c.stats.InlinePresigns.Add(1)
-	p.kick()
-	return p.c.presign(ctx, set)
+	made, err := p.c.presignBatch(ctx, set, min(p.target, wire.MaxPresignBatch))
+	if err != nil {
+		return wire.PresignID{}, err
+	}
+	for _, id := range made[1:] {
+		p.add(set, id)
+	}
+	return made[0], nil
 }
 
 func (p *presignPool) kick() {
