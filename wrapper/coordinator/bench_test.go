@@ -15,18 +15,25 @@ import (
 	"github.com/cc-tsa/cc-tsa/wrapper/internal/testtsa"
 )
 
+// benchCluster starts an in-process 3-of-5 cluster and issues a first
+// hybrid token; it returns the cluster and the request fields.
+func benchCluster(b *testing.B) (*testtsa.Cluster, *wire.TokenFields) {
+	c := testtsa.StartCluster(b, 5, 3)
+	d := sha512.Sum384([]byte("bench"))
+	f := &wire.TokenFields{Policy: wire.PolicyHybrid, HashAlg: wire.SHA384, Imprint: d[:], CertReq: true}
+	if _, err := c.Coordinator.Issue(context.Background(), f); err != nil {
+		b.Fatal(err)
+	}
+	return c, f
+}
+
 // BenchmarkClusterToken issues hybrid tokens from an in-process 3-of-5
 // cluster (all five oracles, the coordinator and the presignature pool in
 // this process): ns/op is the latency of one token with warm pools at the
 // given parallelism, and the CPU profile shows where the time goes.
 func BenchmarkClusterToken(b *testing.B) {
-	c := testtsa.StartCluster(b, 5, 3)
-	d := sha512.Sum384([]byte("bench"))
-	f := &wire.TokenFields{Policy: wire.PolicyHybrid, HashAlg: wire.SHA384, Imprint: d[:], CertReq: true}
+	c, f := benchCluster(b)
 	ctx := context.Background()
-	if _, err := c.Coordinator.Issue(ctx, f); err != nil {
-		b.Fatal(err)
-	}
 	st := c.Coordinator.Stats()
 	att0, bytes0 := st.MLDSAAttempts.Load(), st.RelayedBytes.Load()
 	// CC_TSA_BENCH_PROFILE=FILE profiles the measured loop only (not the
@@ -55,13 +62,8 @@ func BenchmarkClusterToken(b *testing.B) {
 // is the latency with warm pools, and the stage metrics (ms/op each) show
 // where a session's wall time goes.
 func BenchmarkClusterTokenPaced(b *testing.B) {
-	c := testtsa.StartCluster(b, 5, 3)
-	d := sha512.Sum384([]byte("bench"))
-	f := &wire.TokenFields{Policy: wire.PolicyHybrid, HashAlg: wire.SHA384, Imprint: d[:], CertReq: true}
+	c, f := benchCluster(b)
 	ctx := context.Background()
-	if _, err := c.Coordinator.Issue(ctx, f); err != nil {
-		b.Fatal(err)
-	}
 	st := c.Coordinator.Stats()
 	var stage0 [coordinator.NumStages]uint64
 	for s := range stage0 {
