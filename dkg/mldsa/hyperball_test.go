@@ -21,13 +21,10 @@ func ksStat(samples []float64, cdf func(float64) float64) float64 {
 }
 
 func TestZigguratTables(t *testing.T) {
-	b, err := newBallSampler(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	zt := zigTables()
 	// Every layer has area v; the top layer closes at height f(0) = 1.
 	for i := 1; i < zigLayers; i++ {
-		area := b.zx[i] * (b.zf[i+1] - b.zf[i])
+		area := zt.x[i] * (zt.f[i+1] - zt.f[i])
 		if math.Abs(area-zigV) > 1e-11 {
 			t.Fatalf("layer %d has area %.15g, want %.15g", i, area, zigV)
 		}
@@ -36,6 +33,20 @@ func TestZigguratTables(t *testing.T) {
 	tail := math.Sqrt(math.Pi/2) * math.Erfc(zigR/math.Sqrt2)
 	if base := zigR*math.Exp(-zigR*zigR/2) + tail; math.Abs(base-zigV) > 1e-11 {
 		t.Fatalf("base layer area %.15g, want %.15g", base, zigV)
+	}
+	// The fast-path thresholds are exactly where the floating-point
+	// rectangle test m·scale_i < x_{i+1} changes from true to false.
+	for i := 0; i < zigLayers; i++ {
+		m := zt.fast[i]
+		if (m == 0) != (zt.x[i+1] == 0) || m >= 1<<53 {
+			t.Fatalf("layer %d: threshold %d out of range", i, m)
+		}
+		if (m > 0 && !(float64(m-1)*zt.scale[i] < zt.x[i+1])) || float64(m)*zt.scale[i] < zt.x[i+1] {
+			t.Fatalf("layer %d: threshold %d is not the boundary", i, m)
+		}
+		if zt.scale[i] != zt.x[i]*uniScale || zt.scale[i]/uniScale != zt.x[i] {
+			t.Fatalf("layer %d: scale is not an exact power-of-two multiple", i)
+		}
 	}
 }
 
@@ -134,5 +145,33 @@ func TestBallUniform(t *testing.T) {
 	sd := nu * radius / math.Sqrt(dimAll)
 	if m := first / float64(n); math.Abs(m) > 6*sd/math.Sqrt(float64(n)) {
 		t.Fatalf("first coordinate mean %.3f", m)
+	}
+}
+
+// TestWedgeBounds checks that on every layer the bound lines enclose the
+// density on the whole layer interval (so a decision on a bound is the
+// decision of the exact test), and that they are tight enough to decide most
+// wedge tests.
+func TestWedgeBounds(t *testing.T) {
+	zt := zigTables()
+	undecided, total := 0, 0
+	for i := 1; i < zigLayers; i++ {
+		a, b := zt.x[i+1], zt.x[i]
+		for k := 0; k <= 200; k++ {
+			x := a + (b-a)*float64(k)/200
+			f := math.Exp(-0.5 * x * x)
+			lo, hi := zt.loA[i]+zt.loB[i]*x, zt.hiA[i]+zt.hiB[i]*x
+			if lo-wedgeMargin/100 > f || hi+wedgeMargin/100 < f {
+				t.Fatalf("layer %d, x = %v: bounds [%v, %v] do not enclose f = %v", i, x, lo, hi, f)
+			}
+			// Share of heights in [f_i, f_{i+1}] left to math.Exp.
+			undecided += int(math.Round(1000 * max(0, min(hi, zt.f[i+1])-max(lo, zt.f[i])) / (zt.f[i+1] - zt.f[i])))
+			total += 1000
+		}
+	}
+	if frac := float64(undecided) / float64(total); frac > 0.1 {
+		t.Fatalf("bound lines leave %.1f%% of wedge tests to math.Exp", 100*frac)
+	} else {
+		t.Logf("bound lines leave %.2f%% of wedge tests to math.Exp", 100*frac)
 	}
 }

@@ -131,8 +131,8 @@ func (r *Reveal) MarshalBinary() ([]byte, error) {
 	if r.Slots < 1 || r.Slots > maxSlots || len(r.w) != r.Slots*revealSlotSize {
 		return nil, malformed("reveal with %d slots and %d bytes", r.Slots, len(r.w))
 	}
-	var b cryptobyte.Builder
-	addHeader(&b, typeReveal, r.Sender)
+	b := cryptobyte.NewBuilder(make([]byte, 0, 5+len(r.w)))
+	addHeader(b, typeReveal, r.Sender)
 	b.AddUint16(uint16(r.Slots))
 	b.AddBytes(r.w)
 	return b.Bytes()
@@ -184,8 +184,8 @@ func (r *Response) MarshalBinary() ([]byte, error) {
 		len(r.z) != popcount(r.accept)*zSlotSize {
 		return nil, malformed("inconsistent response")
 	}
-	var b cryptobyte.Builder
-	addHeader(&b, typeResponse, r.Sender)
+	b := cryptobyte.NewBuilder(make([]byte, 0, 5+len(r.accept)+len(r.z)))
+	addHeader(b, typeResponse, r.Sender)
 	b.AddUint16(uint16(r.Slots))
 	b.AddBytes(r.accept)
 	b.AddBytes(r.z)

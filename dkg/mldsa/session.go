@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"io"
 	"runtime"
 	"sync"
@@ -63,28 +64,34 @@ func (ks *KeyShare) Round1(rnd io.Reader) (*Round1State, error) {
 		w:     make([]byte, p.K*revealSlotSize),
 	}
 	a := ks.pk.pk.A
-	var yHat fips204.VecL
-	var w fips204.VecK
+	var (
+		yHat fips204.VecL
+		w    fips204.VecK
+		e    fips204.Poly
+	)
 	for j := 0; j < p.K; j++ {
 		x := in.x[j*dimAll : (j+1)*dimAll]
 		bs.sample(x, p.RPrime, p.Nu)
 		for i := range yHat {
+			xi := x[i*fips204.N : (i+1)*fips204.N]
 			for c := range yHat[i] {
-				yHat[i][c] = fips204.ModQ(roundCoord(x[i*fips204.N+c]))
+				yHat[i][c] = ballModQ(xi[c])
 			}
 			yHat[i].NTT()
 		}
 		fips204.MatVecMul(&w, a, &yHat)
 		out := in.w[j*revealSlotSize:]
 		for i := range w {
-			e := x[dimY+i*fips204.N : dimY+(i+1)*fips204.N]
-			for c := range w[i] {
-				w[i][c] = fips204.ModQ(int32(w[i][c]) + roundCoord(e[c]))
+			xi := x[dimY+i*fips204.N : dimY+(i+1)*fips204.N]
+			for c := range e {
+				e[c] = ballModQ(xi[c])
 			}
+			w[i].Add(&w[i], &e)
 			fips204.PackW23(out[i*fips204.PolyW23Size:], &w[i])
 		}
 	}
 	clear(yHat[:])
+	clear(e[:])
 	st := &Round1State{in: in}
 	runtime.AddCleanup(st, func(in *round1Inner) { clear(in.x) }, in)
 	return st, nil
@@ -159,6 +166,17 @@ func (cfg *SessionConfig) signerMask(p Params) (uint8, error) {
 // binding) is used instead of SHAKE256 because w is 273,792 bytes per signer
 // for 3-of-5 and SHA-512 hashes it about twice as fast here.
 func commitHash(pk *PublicKey, p Params, cfg *SessionConfig, sender int, w []byte) [commitHashSize]byte {
+	h := newCommitHasher(pk, p, cfg, sender, len(w))
+	h.Write(w)
+	var out [commitHashSize]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// newCommitHasher returns a SHA-512 state that has absorbed the commitment
+// header for sender and a packed w of wLen bytes: writing w into it (in one
+// piece or in several) and taking the sum gives commitHash.
+func newCommitHasher(pk *PublicKey, p Params, cfg *SessionConfig, sender int, wLen int) hash.Hash {
 	h := sha512.New()
 	var hdr []byte
 	hdr = binary.BigEndian.AppendUint16(hdr, uint16(len(commitDomain)))
@@ -175,12 +193,9 @@ func commitHash(pk *PublicKey, p Params, cfg *SessionConfig, sender int, w []byt
 	hdr = binary.BigEndian.AppendUint16(hdr, MuSize)
 	hdr = append(hdr, cfg.Mu[:]...)
 	hdr = binary.BigEndian.AppendUint32(hdr, uint32(p.K))
-	hdr = binary.BigEndian.AppendUint32(hdr, uint32(len(w)))
+	hdr = binary.BigEndian.AppendUint32(hdr, uint32(wLen))
 	h.Write(hdr)
-	h.Write(w)
-	var out [commitHashSize]byte
-	h.Sum(out[:0])
-	return out
+	return h
 }
 
 const (
@@ -436,19 +451,55 @@ func verifyReveals(pk *PublicKey, p Params, cfg *SessionConfig, cmts [][commitHa
 
 // sumW adds the slot-j commitments of all reveals into w (mod q).
 func sumW(w *fips204.VecK, revs []*Reveal, j int) {
-	var t fips204.Poly
 	for i := range w {
 		o := j*revealSlotSize + i*fips204.PolyW23Size
 		for k, r := range revs {
 			// Range was checked when the reveal was decoded or built.
-			_ = fips204.UnpackW23(&t, r.w[o:o+fips204.PolyW23Size])
 			if k == 0 {
-				w[i] = t
+				_ = fips204.UnpackW23(&w[i], r.w[o:o+fips204.PolyW23Size])
 			} else {
-				w[i].Add(&w[i], &t)
+				_ = fips204.AddW23(&w[i], r.w[o:o+fips204.PolyW23Size])
 			}
 		}
 	}
+}
+
+// revealChallenges checks each ordered reveal against its commitment (as
+// verifyReveals does, with the same culprit on failure) and returns the K
+// challenge seeds c̃_j = H(μ ‖ w1Encode(HighBits(Σ_i w_ij)), 48). It works
+// slot by slot, hashing each reveal's slot for the commitment check and
+// summing it while it is in cache; it touches public data only, and the
+// caller uses the seeds (with its secrets) only after the check passed.
+func revealChallenges(pk *PublicKey, p Params, cfg *SessionConfig, cmts [][commitHashSize]byte, ordered []*Reveal, knownSender int, known []byte) ([]byte, error) {
+	hs := make([]hash.Hash, len(ordered))
+	for pos, r := range ordered {
+		if r.Sender == knownSender && bytes.Equal(r.w, known) {
+			continue // this party's own w, checked in Round2
+		}
+		hs[pos] = newCommitHasher(pk, p, cfg, r.Sender, len(r.w))
+	}
+	cTildes := make([]byte, p.K*fips204.CTildeSize)
+	var w fips204.VecK
+	for j := 0; j < p.K; j++ {
+		for pos, h := range hs {
+			if h != nil {
+				h.Write(ordered[pos].w[j*revealSlotSize : (j+1)*revealSlotSize])
+			}
+		}
+		sumW(&w, ordered, j)
+		fips204.ChallengeHash(cTildes[j*fips204.CTildeSize:(j+1)*fips204.CTildeSize], &cfg.Mu, &w)
+	}
+	var sum [commitHashSize]byte
+	for pos, h := range hs {
+		if h == nil {
+			continue
+		}
+		h.Sum(sum[:0])
+		if subtle.ConstantTimeCompare(sum[:], cmts[pos][:]) != 1 {
+			return nil, abort(ordered[pos].Sender, "reveal does not match its commitment")
+		}
+	}
+	return cTildes, nil
 }
 
 // Round3 takes the reveals of all T signers, checks each against its
@@ -462,25 +513,24 @@ func (s *Session) Round3(revs []*Reveal) (*Response, error) {
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	if err := verifyReveals(s.share.pk, s.p, &s.cfg, s.cmts, ordered, s.share.id, s.w); err != nil {
+	p := s.p
+	cTildes, err := revealChallenges(s.share.pk, p, &s.cfg, s.cmts, ordered, s.share.id, s.w)
+	if err != nil {
 		return nil, s.fail(err)
 	}
-	p := s.p
-	resp := &Response{Sender: s.share.id, Slots: p.K, accept: make([]byte, (p.K+7)/8)}
+	// About a third of the slots pass the local test (1/M^{1/T}); reserve
+	// room for a little more so that z rarely needs to grow.
+	resp := &Response{Sender: s.share.id, Slots: p.K, accept: make([]byte, (p.K+7)/8),
+		z: make([]byte, 0, (p.K/2+1)*zSlotSize)}
 	var (
-		w      fips204.VecK
-		cTilde [fips204.CTildeSize]byte
-		c, t   fips204.Poly
-		z      [fips204.L][fips204.N]int32
-		zb     [zSlotSize]byte
+		c, t fips204.Poly
+		z    [fips204.L][fips204.N]int32
 	)
 	r2 := p.R * p.R
 	invNu := 1 / p.Nu
 	for j := 0; j < p.K; j++ {
 		x := s.sec.x[j*dimAll : (j+1)*dimAll]
-		sumW(&w, ordered, j)
-		fips204.ChallengeHash(cTilde[:], &s.cfg.Mu, &w)
-		fips204.SampleInBall(&c, cTilde[:])
+		fips204.SampleInBall(&c, cTildes[j*fips204.CTildeSize:(j+1)*fips204.CTildeSize])
 		c.NTT()
 		var norm float64
 		ok := true
@@ -512,13 +562,13 @@ func (s *Session) Round3(revs []*Reveal) (*Response, error) {
 			continue
 		}
 		resp.accept[j/8] |= 1 << (j % 8)
+		resp.z = append(resp.z, make([]byte, zSlotSize)...)
+		zb := resp.z[len(resp.z)-zSlotSize:]
 		for i := range z {
 			fips204.PackZ(zb[i*fips204.PolyZSize:], &z[i])
 		}
-		resp.z = append(resp.z, zb[:]...)
 	}
 	clear(z[:])
-	clear(zb[:])
 	s.wipe()
 	s.phase = phaseDone
 	return resp, nil

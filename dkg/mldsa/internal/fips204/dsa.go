@@ -40,13 +40,9 @@ func ComputeMuInternal(tr *[TrSize]byte, mPrime []byte) [MuSize]byte {
 // ChallengeHash returns c̃ = H(μ ‖ w1Encode(w1), 48) for w1 = HighBits(w)
 // where w is given with coefficients in [0, q).
 func ChallengeHash(cTilde []byte, mu *[MuSize]byte, w *VecK) {
-	var w1 Poly
 	var enc [K * PolyW1Size]byte
 	for i := range w {
-		for j, c := range w[i] {
-			w1[j] = HighBits(c)
-		}
-		PackW1(enc[i*PolyW1Size:], &w1)
+		packHighBits(enc[i*PolyW1Size:], &w[i])
 	}
 	H(cTilde[:CTildeSize], mu[:], enc[:])
 }

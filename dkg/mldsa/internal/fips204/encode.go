@@ -1,6 +1,9 @@
 package fips204
 
-import "errors"
+import (
+	"encoding/binary"
+	"errors"
+)
 
 // Decoding errors.
 var (
@@ -97,29 +100,35 @@ func UnpackEta(s *[N]int8, src []byte) error {
 }
 
 // PackZ encodes centered z with coefficients in [-(γ1-1), γ1] as γ1 - z in
-// 20 bits (640 bytes).
+// 20 bits (640 bytes), two coefficients per 5 bytes (the packBits bit
+// order).
 func PackZ(dst []byte, z *[N]int32) {
-	var v [N]uint32
-	for i, c := range z {
-		v[i] = uint32(Gamma1 - c)
+	dst = dst[:PolyZSize]
+	for k := 0; k < N/2; k++ {
+		v := uint64(uint32(Gamma1-z[2*k])&(1<<20-1)) | uint64(uint32(Gamma1-z[2*k+1])&(1<<20-1))<<20
+		b := dst[5*k : 5*k+5 : 5*k+5]
+		binary.LittleEndian.PutUint32(b, uint32(v))
+		b[4] = byte(v >> 32)
 	}
-	packBits(dst[:PolyZSize], &v, 20)
 }
 
 // unpackZ decodes 640 bytes into z mod q.
 func unpackZ(p *Poly, src []byte) {
-	unpackBits((*[N]uint32)(p), src[:PolyZSize], 20)
-	for i, x := range p {
-		p[i] = ModQ(Gamma1 - int32(x))
+	var z [N]int32
+	UnpackZ(&z, src)
+	for i, c := range z {
+		p[i] = ModQ(c)
 	}
 }
 
 // UnpackZ decodes 640 bytes into centered coefficients in [-(γ1-1), γ1].
 func UnpackZ(z *[N]int32, src []byte) {
-	var v [N]uint32
-	unpackBits(&v, src[:PolyZSize], 20)
-	for i, x := range v {
-		z[i] = Gamma1 - int32(x)
+	src = src[:PolyZSize]
+	for k := 0; k < N/2; k++ {
+		b := src[5*k : 5*k+5 : 5*k+5]
+		v := uint64(binary.LittleEndian.Uint32(b)) | uint64(b[4])<<32
+		z[2*k] = Gamma1 - int32(v&(1<<20-1))
+		z[2*k+1] = Gamma1 - int32(v>>20)
 	}
 }
 
@@ -132,40 +141,103 @@ func PackW1(dst []byte, w1 *Poly) {
 }
 
 // PackW23 encodes a polynomial with coefficients in [0, q) in 23 bits each
-// (736 bytes).
-func PackW23(dst []byte, p *Poly) { packBits(dst[:PolyW23Size], (*[N]uint32)(p), 23) }
+// (736 bytes), eight coefficients per 23 bytes (the packBits bit order).
+func PackW23(dst []byte, p *Poly) {
+	dst = dst[:PolyW23Size]
+	for g := 0; g < N/8; g++ {
+		c := p[g*8 : g*8+8 : g*8+8]
+		lo := uint64(c[0]) | uint64(c[1])<<23 | uint64(c[2])<<46
+		mid := uint64(c[2])>>18 | uint64(c[3])<<5 | uint64(c[4])<<28 | uint64(c[5])<<51
+		hi := uint64(c[5])>>13 | uint64(c[6])<<10 | uint64(c[7])<<33 // 56 bits
+		b := dst[g*23:]
+		binary.LittleEndian.PutUint64(b[0:8], lo)
+		binary.LittleEndian.PutUint64(b[8:16], mid)
+		if g < N/8-1 {
+			// The eighth byte is the next group's first byte, which the
+			// next iteration overwrites.
+			binary.LittleEndian.PutUint64(b[16:24], hi)
+		} else {
+			binary.LittleEndian.PutUint32(b[16:20], uint32(hi))
+			binary.LittleEndian.PutUint16(b[20:22], uint16(hi>>32))
+			b[22] = byte(hi >> 48)
+		}
+	}
+}
+
+// decodeW23 decodes a 736-byte encoding eight coefficients (23 bytes) at a
+// time and stores them into p (add false) or adds them to p mod q (add true;
+// p must have coefficients in [0, q)). It returns 1 when some decoded
+// coefficient is not below q, else 0. It runs in time independent of the
+// data, with the AVX2 kernel on capable amd64 and decodeW23Generic
+// otherwise.
+func decodeW23(p *Poly, src []byte, add bool) uint32 {
+	if hasAVX2 {
+		return w23AVX2(p, (*[PolyW23Size]byte)(src[:PolyW23Size]), add)
+	}
+	return decodeW23Generic(p, src, add)
+}
+
+// decodeW23Generic is the portable decodeW23 (three 64-bit loads per group)
+// and the reference the AVX2 kernel is tested against.
+func decodeW23Generic(p *Poly, src []byte, add bool) uint32 {
+	src = src[:PolyW23Size]
+	var bad uint32
+	for g := 0; g < N/8; g++ {
+		b := src[g*23:]
+		lo := binary.LittleEndian.Uint64(b[0:8])
+		mid := binary.LittleEndian.Uint64(b[8:16])
+		var hi uint64
+		if g < N/8-1 {
+			hi = binary.LittleEndian.Uint64(b[16:24]) & (1<<56 - 1)
+		} else {
+			hi = binary.LittleEndian.Uint64(b[15:23]) >> 8
+		}
+		const m = 1<<23 - 1
+		c0 := uint32(lo & m)
+		c1 := uint32(lo >> 23 & m)
+		c2 := uint32((lo>>46 | mid<<18) & m)
+		c3 := uint32(mid >> 5 & m)
+		c4 := uint32(mid >> 28 & m)
+		c5 := uint32((mid>>51 | hi<<13) & m)
+		c6 := uint32(hi >> 10 & m)
+		c7 := uint32(hi >> 33)
+		bad |= (Q - 1 - c0) | (Q - 1 - c1) | (Q - 1 - c2) | (Q - 1 - c3) | (Q - 1 - c4) | (Q - 1 - c5) | (Q - 1 - c6) | (Q - 1 - c7)
+		o := p[g*8 : g*8+8 : g*8+8]
+		if add {
+			c0 = reduceOnce(o[0] + c0)
+			c1 = reduceOnce(o[1] + c1)
+			c2 = reduceOnce(o[2] + c2)
+			c3 = reduceOnce(o[3] + c3)
+			c4 = reduceOnce(o[4] + c4)
+			c5 = reduceOnce(o[5] + c5)
+			c6 = reduceOnce(o[6] + c6)
+			c7 = reduceOnce(o[7] + c7)
+		}
+		o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7] = c0, c1, c2, c3, c4, c5, c6, c7
+	}
+	return bad >> 31
+}
 
 // UnpackW23 decodes 736 bytes; coefficients must be below q.
 func UnpackW23(p *Poly, src []byte) error {
 	if len(src) != PolyW23Size {
 		return ErrLength
 	}
-	// Eight coefficients occupy 23 bytes; read each group as a 64-bit and a
-	// 128-bit window.
-	for g := 0; g < N/8; g++ {
-		b := src[g*23 : g*23+23 : g*23+23]
-		lo := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-		mid := uint64(b[8]) | uint64(b[9])<<8 | uint64(b[10])<<16 | uint64(b[11])<<24 |
-			uint64(b[12])<<32 | uint64(b[13])<<40 | uint64(b[14])<<48 | uint64(b[15])<<56
-		hi := uint64(b[16]) | uint64(b[17])<<8 | uint64(b[18])<<16 | uint64(b[19])<<24 |
-			uint64(b[20])<<32 | uint64(b[21])<<40 | uint64(b[22])<<48
-		const m = 1<<23 - 1
-		o := p[g*8 : g*8+8 : g*8+8]
-		o[0] = uint32(lo & m)
-		o[1] = uint32(lo >> 23 & m)
-		o[2] = uint32((lo>>46 | mid<<18) & m)
-		o[3] = uint32(mid >> 5 & m)
-		o[4] = uint32(mid >> 28 & m)
-		o[5] = uint32((mid>>51 | hi<<13) & m)
-		o[6] = uint32(hi >> 10 & m)
-		o[7] = uint32(hi >> 33 & m)
+	if decodeW23(p, src, false) != 0 {
+		return ErrRange
 	}
-	var bad uint32
-	for _, x := range p {
-		bad |= (Q - 1 - x) >> 31
+	return nil
+}
+
+// AddW23 sets p = p + UnpackW23(src) mod q for p with coefficients in
+// [0, q), without the intermediate polynomial. If src has a coefficient not
+// below q it returns ErrRange and p is unspecified (but every coefficient
+// stays below 2^24).
+func AddW23(p *Poly, src []byte) error {
+	if len(src) != PolyW23Size {
+		return ErrLength
 	}
-	if bad != 0 {
+	if decodeW23(p, src, true) != 0 {
 		return ErrRange
 	}
 	return nil

@@ -68,9 +68,15 @@ func montMul(a, b uint32) uint32 {
 // FieldMul returns a*b mod q for a, b in [0, q).
 func FieldMul(a, b uint32) uint32 { return montMul(montMul(a, b), r2ModQ) }
 
-// ModQ maps a signed integer with |a| < 2^31 - q to its representative in [0, q).
+// ModQ maps a signed integer with |a| < 2^31 - q to its representative in
+// [0, q), without branches.
+//
+// With t = ⌊(a + 2^22) / 2^23⌋ (so |t| ≤ 2^8), a − t·q = (a − t·2^23) +
+// t·(2^13 − 1) lies in [−2^22 − 2^21, 2^22 + 2^21) ⊂ (−q, q); one
+// conditional addition of q finishes.
 func ModQ(a int32) uint32 {
-	r := a % Q
+	t := (a + 1<<22) >> 23
+	r := a - t*Q
 	r += (r >> 31) & Q
 	return uint32(r)
 }

@@ -74,3 +74,9 @@ func nttLast3AVX2(p *Poly, z *[16][24]uint32)
 //
 //go:noescape
 func invFirst3AVX2(p *Poly, z *[16][24]uint32)
+
+// w23AVX2 is decodeW23 (eight coefficients per step); it returns 1 when a
+// decoded coefficient is not below q, else 0.
+//
+//go:noescape
+func w23AVX2(p *Poly, src *[PolyW23Size]byte, add bool) uint32

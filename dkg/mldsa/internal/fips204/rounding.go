@@ -23,10 +23,36 @@ func Decompose(r uint32) (r1 uint32, r0 int32) {
 	return
 }
 
-// HighBits returns r1 of Decompose(r).
+// HighBits returns r1 of Decompose(r) for r in [0, q), without branches or
+// divisions.
+//
+// With 2γ2 = 523776 = 128·4092: a = ⌈r/128⌉ and ⌊(1025·a + 2^21)/2^22⌋ is
+// a rounded to the nearest multiple of 4092 (1025/2^22 ≈ 1/4092, and the
+// error stays below one half over the range of a), i.e. r rounded to the
+// nearest multiple of 2γ2 with ties down; the value 16 (r > q − 1 − γ2)
+// wraps to 0 as Decompose requires. TestHighBits checks every r in [0, q).
 func HighBits(r uint32) uint32 {
-	r1, _ := Decompose(r)
-	return r1
+	a := (r + 127) >> 7
+	a = (a*1025 + 1<<21) >> 22
+	return a & 15
+}
+
+// packHighBits writes w1Encode(HighBits(p)) (FIPS 204 Algorithm 28, 128
+// bytes) for p with coefficients in [0, q). It evaluates HighBits on two
+// coefficients at once, one in each 32-bit half of a 64-bit word: every
+// intermediate value stays below 2^28, so no carry crosses the halves.
+func packHighBits(dst []byte, p *Poly) {
+	const (
+		two = 1 | 1<<32
+		lo  = 1<<17 - 1
+	)
+	dst = dst[:PolyW1Size]
+	for k := range dst {
+		x := uint64(p[2*k]) | uint64(p[2*k+1])<<32
+		a := (x + 127*two) >> 7 & (lo * two) // ⌈r/128⌉ < 2^17 per half
+		a = (a*1025 + (1<<21)*two) >> 22 & (15 * two)
+		dst[k] = byte(a) | byte(a>>32)<<4
+	}
 }
 
 // LowBits returns r0 of Decompose(r).
