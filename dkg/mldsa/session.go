@@ -41,8 +41,9 @@ type round1Inner struct {
 	mu    sync.Mutex
 	used  bool
 	share *KeyShare
-	x     []float64 // K × dimAll
-	w     []byte    // K × revealSlotSize, packed w_j
+	x     []float64            // K × dimAll
+	w     []byte               // K × revealSlotSize, packed w_j
+	wd    [commitHashSize]byte // wDigest(w), so that committing is cheap online
 }
 
 // Round1 samples the masks and computes the commitments of one attempt. It
@@ -92,29 +93,31 @@ func (ks *KeyShare) Round1(rnd io.Reader) (*Round1State, error) {
 	}
 	clear(yHat[:])
 	clear(e[:])
+	in.wd = wDigest(in.w)
 	st := &Round1State{in: in}
 	runtime.AddCleanup(st, func(in *round1Inner) { clear(in.x) }, in)
 	return st, nil
 }
 
 // take consumes the state.
-func (st *Round1State) take(ks *KeyShare) ([]float64, []byte, error) {
+func (st *Round1State) take(ks *KeyShare) ([]float64, []byte, [commitHashSize]byte, error) {
+	var wd [commitHashSize]byte
 	if st == nil || st.in == nil {
-		return nil, nil, fmt.Errorf("mldsa: nil round-1 state")
+		return nil, nil, wd, fmt.Errorf("mldsa: nil round-1 state")
 	}
 	in := st.in
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.used {
-		return nil, nil, ErrStateConsumed
+		return nil, nil, wd, ErrStateConsumed
 	}
 	if in.share != ks {
-		return nil, nil, fmt.Errorf("mldsa: round-1 state belongs to another key share")
+		return nil, nil, wd, fmt.Errorf("mldsa: round-1 state belongs to another key share")
 	}
 	in.used = true
-	x, w := in.x, in.w
+	x, w, wd := in.x, in.w, in.wd
 	in.x, in.w, in.share = nil, nil, nil
-	return x, w, nil
+	return x, w, wd, nil
 }
 
 // Discard erases an unused round-1 state (e.g. when a pool is drained).
@@ -159,24 +162,50 @@ func (cfg *SessionConfig) signerMask(p Params) (uint8, error) {
 	return m, nil
 }
 
-// commitHash computes the round-1 commitment of sender for its packed w:
-// SHA-512 over a length-prefixed, domain-separated header (key tr, session
-// id, shape, signer set, sender, μ, K) followed by w. SHA-512 (256-bit
-// collision resistance, the paper asks for 2κ = 384 output bits, i.e. 192-bit
-// binding) is used instead of SHAKE256 because w is 273,792 bytes per signer
-// for 3-of-5 and SHA-512 hashes it about twice as fast here.
-func commitHash(pk *PublicKey, p Params, cfg *SessionConfig, sender int, w []byte) [commitHashSize]byte {
-	h := newCommitHasher(pk, p, cfg, sender, len(w))
+// The round-1 commitment of sender to its packed w is
+//
+//	SHA-512(header ‖ wDigest(w)),  wDigest(w) = SHA-512(wDomain ‖ len(w) ‖ w)
+//
+// where the header is length-prefixed and domain-separated (key tr, session
+// id, shape, signer set, sender, μ, K, len(w)). Hashing w on its own first
+// lets a party compute wDigest when it precomputes the round-1 state, so
+// that committing online (once μ and the session are known) hashes 64 bytes
+// instead of 274 kB; binding rests on the collision resistance of both
+// SHA-512 calls. SHA-512 (256-bit collision resistance; the paper asks for
+// 2κ = 384 output bits, i.e. 192-bit binding) is used instead of SHAKE256
+// because w is 273,792 bytes per signer for 3-of-5 and SHA-512 hashes it
+// about twice as fast here.
+const wDomain = "CC-TSA threshold ML-DSA-65 v1 round-1 w"
+
+// newWDigester returns a SHA-512 state that has absorbed wDigest's prefix
+// for a w of wLen bytes; writing w and taking the sum gives wDigest(w).
+func newWDigester(wLen int) hash.Hash {
+	h := sha512.New()
+	var hdr []byte
+	hdr = binary.BigEndian.AppendUint16(hdr, uint16(len(wDomain)))
+	hdr = append(hdr, wDomain...)
+	hdr = binary.BigEndian.AppendUint32(hdr, uint32(wLen))
+	h.Write(hdr)
+	return h
+}
+
+// wDigest is SHA-512 over the domain, the length and w.
+func wDigest(w []byte) [commitHashSize]byte {
+	h := newWDigester(len(w))
 	h.Write(w)
 	var out [commitHashSize]byte
 	h.Sum(out[:0])
 	return out
 }
 
-// newCommitHasher returns a SHA-512 state that has absorbed the commitment
-// header for sender and a packed w of wLen bytes: writing w into it (in one
-// piece or in several) and taking the sum gives commitHash.
-func newCommitHasher(pk *PublicKey, p Params, cfg *SessionConfig, sender int, wLen int) hash.Hash {
+// commitHash computes sender's round-1 commitment to its packed w.
+func commitHash(pk *PublicKey, p Params, cfg *SessionConfig, sender int, w []byte) [commitHashSize]byte {
+	wd := wDigest(w)
+	return commitFromDigest(pk, p, cfg, sender, len(w), &wd)
+}
+
+// commitFromDigest computes sender's round-1 commitment from wDigest(w).
+func commitFromDigest(pk *PublicKey, p Params, cfg *SessionConfig, sender int, wLen int, wd *[commitHashSize]byte) [commitHashSize]byte {
 	h := sha512.New()
 	var hdr []byte
 	hdr = binary.BigEndian.AppendUint16(hdr, uint16(len(commitDomain)))
@@ -195,7 +224,10 @@ func newCommitHasher(pk *PublicKey, p Params, cfg *SessionConfig, sender int, wL
 	hdr = binary.BigEndian.AppendUint32(hdr, uint32(p.K))
 	hdr = binary.BigEndian.AppendUint32(hdr, uint32(wLen))
 	h.Write(hdr)
-	return h
+	h.Write(wd[:])
+	var out [commitHashSize]byte
+	h.Sum(out[:0])
+	return out
 }
 
 const (
@@ -249,7 +281,7 @@ func (ks *KeyShare) NewSession(st *Round1State, cfg SessionConfig) (*Session, *C
 	if act&(1<<ks.id) == 0 {
 		return nil, nil, abort(CulpritNone, "signer set does not contain this party (%d)", ks.id)
 	}
-	x, w, err := st.take(ks)
+	x, w, wd, err := st.take(ks)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -274,7 +306,7 @@ func (ks *KeyShare) NewSession(st *Round1State, cfg SessionConfig) (*Session, *C
 		s.wipe()
 		return nil, nil, err
 	}
-	s.own = commitHash(ks.pk, p, &s.cfg, ks.id, w)
+	s.own = commitFromDigest(ks.pk, p, &s.cfg, ks.id, len(w), &wd)
 	return s, &Commitment{Sender: ks.id, Hash: s.own}, nil
 }
 
@@ -476,7 +508,7 @@ func revealChallenges(pk *PublicKey, p Params, cfg *SessionConfig, cmts [][commi
 		if r.Sender == knownSender && bytes.Equal(r.w, known) {
 			continue // this party's own w, checked in Round2
 		}
-		hs[pos] = newCommitHasher(pk, p, cfg, r.Sender, len(r.w))
+		hs[pos] = newWDigester(len(r.w))
 	}
 	cTildes := make([]byte, p.K*fips204.CTildeSize)
 	var w fips204.VecK
@@ -489,12 +521,13 @@ func revealChallenges(pk *PublicKey, p Params, cfg *SessionConfig, cmts [][commi
 		sumW(&w, ordered, j)
 		fips204.ChallengeHash(cTildes[j*fips204.CTildeSize:(j+1)*fips204.CTildeSize], &cfg.Mu, &w)
 	}
-	var sum [commitHashSize]byte
+	var wd [commitHashSize]byte
 	for pos, h := range hs {
 		if h == nil {
 			continue
 		}
-		h.Sum(sum[:0])
+		h.Sum(wd[:0])
+		sum := commitFromDigest(pk, p, cfg, ordered[pos].Sender, len(ordered[pos].w), &wd)
 		if subtle.ConstantTimeCompare(sum[:], cmts[pos][:]) != 1 {
 			return nil, abort(ordered[pos].Sender, "reveal does not match its commitment")
 		}
