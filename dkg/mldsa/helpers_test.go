@@ -39,7 +39,12 @@ func attempt(t testing.TB, pk *PublicKey, shares []*KeyShare, signers []int, mu 
 			t.Fatal(err)
 		}
 	}
-	return Combine(p, pk, cfg, cmts, revs, resps)
+	sig, err := Combine(p, pk, cfg, cmts, revs, resps)
+	// CombineChecked agrees with Combine on every honest attempt.
+	if sig2, err2 := CombineChecked(p, pk, cfg, cmts, revs, resps); string(sig2) != string(sig) || !errors.Is(err2, err) {
+		t.Fatalf("CombineChecked returned %x, %v where Combine returned %x, %v", sig2, err2, sig, err)
+	}
+	return sig, err
 }
 
 // sign runs attempts until one succeeds (at most 40) and returns the

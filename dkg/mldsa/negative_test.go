@@ -147,10 +147,14 @@ func TestTamperedRevealNamesCulprit(t *testing.T) {
 	if _, err := r.sess[0].Round3(r.revs); !errors.Is(err, ErrWrongPhase) {
 		t.Fatalf("aborted session continued: %v", err)
 	}
-	// The combiner names the same culprit.
+	// The combiner names the same culprit; CombineChecked, whose signers
+	// checked the reveals themselves, does not look for one.
 	r.round3Partial2(t)
 	_, err = Combine(f.shares[1].Params(), f.pk, r.cfg, r.cmts, revs, r.resps)
 	wantAbort(t, err, 2)
+	if _, err := CombineChecked(f.shares[1].Params(), f.pk, r.cfg, r.cmts, revs, r.resps); !errors.Is(err, ErrNoValidSlot) {
+		t.Fatalf("CombineChecked with a tampered reveal: %v", err)
+	}
 	// A reveal with the wrong number of slots.
 	short := &Reveal{Sender: 3, Slots: 1, w: r.revs[2].w[:revealSlotSize]}
 	_, err = Combine(f.shares[1].Params(), f.pk, r.cfg, r.cmts, []*Reveal{r.revs[0], r.revs[1], short}, r.resps)

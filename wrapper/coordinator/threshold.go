@@ -312,7 +312,10 @@ func (c *Coordinator) mldsaAttempt(ctx context.Context, set []*Node, sid wire.Se
 		zero[i] = int(n.ID()) - 1
 	}
 	cfg := mldsa.SessionConfig{SessionID: wire.MLDSAAttemptID(sid, c.keyID, a), Signers: zero, Mu: mu}
-	sig, err := mldsa.Combine(c.params, c.mldsaPub, cfg, cmts, revs, resps)
+	// Every signer checked every reveal against its commitment in round 3
+	// (and would have named a culprit), so a failed attempt needs no
+	// second check here.
+	sig, err := mldsa.CombineChecked(c.params, c.mldsaPub, cfg, cmts, revs, resps)
 	if err != nil && !errors.Is(err, mldsa.ErrNoValidSlot) {
 		var ae *mldsa.AbortError
 		if errors.As(err, &ae) && ae.Culprit >= 0 {
