@@ -3,6 +3,7 @@ package ecdsa
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"testing"
 
 	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/p384"
@@ -137,6 +138,29 @@ func TestDecodersStrict(t *testing.T) {
 	pb, _ := pm.MarshalBinary()
 	if new(PresignRound2).UnmarshalBinary(pb) == nil {
 		t.Error("message to self accepted")
+	}
+	// Presigning messages are format version 2 (the RVOLE challenge hashing
+	// changed); version-1 messages from a node running the old code are
+	// refused at decoding, before any OT check could ban the pair.
+	pm.To = 3
+	pb, _ = pm.MarshalBinary()
+	p1 := &PresignRound1{From: 2, To: 3}
+	p1b, _ := p1.MarshalBinary()
+	if pb[1] != 2 || p1b[1] != 2 || b[1] != 1 {
+		t.Fatalf("format versions %d, %d, %d; want 2, 2, 1", pb[1], p1b[1], b[1])
+	}
+	if err := new(PresignRound2).UnmarshalBinary(pb); err != nil {
+		t.Fatal(err)
+	}
+	if err := new(PresignRound1).UnmarshalBinary(p1b); err != nil {
+		t.Fatal(err)
+	}
+	pb[1], p1b[1] = 1, 1
+	if err := new(PresignRound2).UnmarshalBinary(pb); !errors.Is(err, ErrDecode) {
+		t.Errorf("version-1 PresignRound2: %v", err)
+	}
+	if err := new(PresignRound1).UnmarshalBinary(p1b); !errors.Is(err, ErrDecode) {
+		t.Errorf("version-1 PresignRound1: %v", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package ecdsa
 import (
 	"crypto/rand"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/p384"
@@ -13,6 +14,24 @@ func randomPoint() [p384.PointSize]byte {
 	s, _ := p384.NewScalar().RandomNonZero(rand.Reader)
 	var out [p384.PointSize]byte
 	copy(out[:], p384.BaseMul(s).Bytes())
+	return out
+}
+
+// shiftPoint returns the encoding of P + sign·D for a fixed point D
+// (D = 7·G), so that tampered Γ values stay valid points.
+func shiftPoint(b [p384.PointSize]byte, sign int) [p384.PointSize]byte {
+	P, err := p384.ParsePoint(b[:])
+	if err != nil {
+		panic(err)
+	}
+	D := p384.BaseMul(p384.ScalarFromUint64(7))
+	if sign < 0 {
+		P = p384.Sub(P, D)
+	} else {
+		P = p384.Add(P, D)
+	}
+	var out [p384.PointSize]byte
+	copy(out[:], P.Bytes())
 	return out
 }
 
@@ -76,6 +95,16 @@ func TestPresignMaliciousPartyBlamed(t *testing.T) {
 				x.GammaV = randomPoint()
 			}
 		}, false},
+		{"round2 Γu and Γv shifted by the same point", func(r int, m any) {
+			if x, ok := m.(*PresignRound2); ok && x.From == 2 {
+				x.GammaU, x.GammaV = shiftPoint(x.GammaU, 1), shiftPoint(x.GammaV, 1)
+			}
+		}, false},
+		{"round2 Γu and Γv shifted in opposite directions (passes only for ρ = 1)", func(r int, m any) {
+			if x, ok := m.(*PresignRound2); ok && x.From == 2 {
+				x.GammaU, x.GammaV = shiftPoint(x.GammaU, 1), shiftPoint(x.GammaV, -1)
+			}
+		}, false},
 		{"round2 ã (cheating RVOLE sender)", func(r int, m any) {
 			if x, ok := m.(*PresignRound2); ok && x.From == 2 {
 				x.RVOLE[rvole.NonceSize+100] ^= 1
@@ -108,6 +137,9 @@ func TestPresignMaliciousPartyBlamed(t *testing.T) {
 			}
 			if pe.party == 2 || ae.Culprit != 2 {
 				t.Fatalf("party %d blamed %d, want an honest party blaming 2 (%v)", pe.party, ae.Culprit, err)
+			}
+			if strings.Contains(c.name, "Γ") && !strings.Contains(ae.Reason, "consistency check") {
+				t.Fatalf("aborted for %q, want the Γ consistency check", ae.Reason)
 			}
 			if ae.Ban != c.ban || ss[pe.party].Banned(2) != c.ban {
 				t.Fatalf("ban = %v, want %v", ae.Ban, c.ban)

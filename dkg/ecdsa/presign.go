@@ -481,11 +481,26 @@ func (p *PresignSession) Finalize(in []*PresignRound2) (*Presignature, error) {
 			return e
 		}
 		po[j] = peerOut{R: Rj, pk: pkj, psi: psi, d: d}
-		if !p384.Equal(p384.Mul(Rj, p.chi[j]), p384.Add(p384.BaseMul(d[0]), gu)) {
-			return abort(j, "Γu consistency check", nil)
+		// The two DKLs23 consistency checks χ·R_j = d_0·G + Γu and
+		// χ·pk_j = d_1·G + Γv are verified as one random linear combination
+		// χ·(R_j + ρ·pk_j) = (d_0 + ρ·d_1)·G + (Γu + ρ·Γv) with a fresh
+		// 128-bit ρ drawn here, after every point is fixed. If either
+		// equation is false, at most one ρ mod n satisfies the combination,
+		// so a false pair passes with probability ≤ 2^-128; when both are
+		// true the combination holds. The ρ multiples of the public points
+		// pk_j and Γv use variable-time code (ρ is public-only randomness,
+		// independent of every secret); χ and d stay in constant-time code.
+		rho, err := p384.RandomChallenge(p.s.cfg.Rand)
+		if err != nil {
+			return err
 		}
-		if !p384.Equal(p384.Mul(pkj, p.chi[j]), p384.Add(p384.BaseMul(d[1]), gv)) {
-			return abort(j, "Γv consistency check", nil)
+		lhs := p384.Mul(p384.Add(Rj, p384.VarTimeMulChallenge(pkj, rho)), p.chi[j])
+		e := p384.NewScalar().Mul(rho.Scalar(), d[1])
+		e.Add(e, d[0])
+		rhs := p384.Add(p384.BaseMul(e), p384.Add(gu, p384.VarTimeMulChallenge(gv, rho)))
+		e.Zeroize()
+		if !p384.Equal(lhs, rhs) {
+			return abort(j, "Γu/Γv consistency check", nil)
 		}
 		return nil
 	})

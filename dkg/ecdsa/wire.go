@@ -13,6 +13,22 @@ import (
 
 const wireVersion = 1
 
+// presignWireVersion is the format version of PresignRound1 and
+// PresignRound2. It is 2 since performance session 3 changed how the RVOLE
+// and OT-extension challenges hash their long vectors (transcript.BytesTree):
+// a peer still running version 1 would fail the OT-extension or μ check
+// against a version-2 peer and ban the pair, so the two versions refuse each
+// other's presigning messages at decoding instead (ErrDecode, no ban).
+const presignWireVersion = 2
+
+// versionOf returns the format version of messages with the given tag.
+func versionOf(tag byte) byte {
+	if tag == tagPre1 || tag == tagPre2 {
+		return presignWireVersion
+	}
+	return wireVersion
+}
+
 // Message type tags.
 const (
 	tagDKG1B byte = 0x11 + iota
@@ -32,7 +48,7 @@ type writer struct{ b []byte }
 
 func newWriter(tag byte, size int) *writer {
 	w := &writer{b: make([]byte, 0, size)}
-	w.b = append(w.b, tag, wireVersion)
+	w.b = append(w.b, tag, versionOf(tag))
 	return w
 }
 
@@ -51,7 +67,7 @@ func newReader(b []byte, tag byte, size int) *reader {
 		r.err = fmt.Errorf("%w: length %d, want %d", ErrDecode, len(b), size)
 		return r
 	}
-	if b[0] != tag || b[1] != wireVersion {
+	if b[0] != tag || b[1] != versionOf(tag) {
 		r.err = fmt.Errorf("%w: wrong type or version", ErrDecode)
 		return r
 	}

@@ -12,7 +12,10 @@ func FuzzReceive(f *testing.F) {
 	var sid [32]byte
 	var x [ColBytes]byte
 	rand.Read(x[:])
-	msg, _ := Extend(rs, sid, &x)
+	msg, _, err := Extend(rs, sid, &x)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Add(msg)
 	f.Add(msg[:17])
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -17,9 +17,12 @@ package ote
 
 import (
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
+	"fmt"
 
 	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/baseot"
+	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/shake4"
 	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/transcript"
 )
 
@@ -53,17 +56,41 @@ type ReceiverSetup = baseot.SenderOutput
 // Rows holds Xi rows of Kappa bits.
 type Rows [Xi][RowBytes]byte
 
-func prgPrefix(sid *[32]byte) *transcript.T {
-	return transcript.New("ote/prg").Bytes(sid[:]).PadBlock()
+// prgPrefix is the transcript prefix of the seed expansion, padded to a
+// block boundary so that the four-way hash can start from its state.
+func prgPrefix(sid *[32]byte) (*shake4.Prefix, error) {
+	p, err := transcript.New("ote/prg").Bytes(sid[:]).PadBlock().Prefix4()
+	if err != nil {
+		return nil, fmt.Errorf("ote: PRG prefix: %w", err)
+	}
+	return p, nil
 }
 
-func prg(prefix *transcript.T, seed *[baseot.SeedSize]byte, i int, out []byte) {
-	t := prefix.Clone().Uint32(uint32(i)).Bytes(seed[:])
-	t.Read(out[:ColBytes])
+// prgMsgSize is the per-seed suffix Uint32(i) ‖ Bytes(seed).
+const prgMsgSize = 4 + 4 + baseot.SeedSize
+
+// prg4 expands four seeds: out[k] (ColBytes long) is the transcript
+// prefix ‖ Uint32(idx[k]) ‖ Bytes(seeds[k]) squeezed, the four hashes side by
+// side (see shake4).
+func prg4(prefix *shake4.Prefix, idx [4]int, seeds [4]*[baseot.SeedSize]byte, out [4][]byte) {
+	var msg [4][prgMsgSize]byte
+	var ms [4][]byte
+	for k := range msg {
+		binary.BigEndian.PutUint32(msg[k][0:], uint32(idx[k]))
+		binary.BigEndian.PutUint32(msg[k][4:], baseot.SeedSize)
+		copy(msg[k][8:], seeds[k][:])
+		ms[k] = msg[k][:]
+		out[k] = out[k][:ColBytes]
+	}
+	prefix.Sum4(&ms, &out)
+	clear(msg[:])
 }
 
+// challenges derives the check coefficients c_k (Fiat–Shamir) from the
+// session and every column u_i; u is absorbed as a four-leaf tree digest
+// (transcript.BytesTree), which binds every byte of it.
 func challenges(sid *[32]byte, u []byte) [blocks - 1]gf128 {
-	t := transcript.New("ote/challenge").Bytes(sid[:]).Bytes(u)
+	t := transcript.New("ote/challenge").Bytes(sid[:]).BytesTree(u)
 	var buf [16]byte
 	var out [blocks - 1]gf128
 	for k := range out {
@@ -73,7 +100,8 @@ func challenges(sid *[32]byte, u []byte) [blocks - 1]gf128 {
 	return out
 }
 
-func compress(c *[blocks - 1]gf128, v []byte) gf128 {
+// compressGeneric is compress with the portable constant-time gfMul.
+func compressGeneric(c *[blocks - 1]gf128, v []byte) gf128 {
 	acc := gfLoad(v[(blocks-1)*16:])
 	for k := 0; k < blocks-1; k++ {
 		acc = acc.xor(gfMul(c[k], gfLoad(v[k*16:])))
@@ -115,25 +143,35 @@ func transpose8(x uint64) uint64 {
 // Extend is the receiver's step: for choice vector x (ColBytes bytes: the
 // first 80 bytes are β, the last 16 a uniformly random pad), it returns the
 // message and the rows T_j.
-func Extend(setup *ReceiverSetup, sid [32]byte, x *[ColBytes]byte) ([]byte, *Rows) {
+func Extend(setup *ReceiverSetup, sid [32]byte, x *[ColBytes]byte) ([]byte, *Rows, error) {
 	msg := make([]byte, MsgSize)
-	return msg, ExtendInto(msg, setup, sid, x)
+	rows, err := ExtendInto(msg, setup, sid, x)
+	if err != nil {
+		return nil, nil, err
+	}
+	return msg, rows, nil
 }
 
 // ExtendInto is Extend writing the message into msg, which must have length
 // MsgSize; it returns the rows T_j.
-func ExtendInto(msg []byte, setup *ReceiverSetup, sid [32]byte, x *[ColBytes]byte) *Rows {
+func ExtendInto(msg []byte, setup *ReceiverSetup, sid [32]byte, x *[ColBytes]byte) (*Rows, error) {
 	msg = msg[:MsgSize]
 	u := msg[:Kappa*ColBytes]
 	t0 := new([Kappa][ColBytes]byte)
-	var t1 [ColBytes]byte
-	pp := prgPrefix(&sid)
-	for i := 0; i < Kappa; i++ {
-		prg(pp, &setup.K0[i], i, t0[i][:])
-		prg(pp, &setup.K1[i], i, t1[:])
-		ui := u[i*ColBytes : (i+1)*ColBytes]
-		subtle.XORBytes(ui, t0[i][:], t1[:])
-		subtle.XORBytes(ui, ui, x[:])
+	var t1 [2][ColBytes]byte
+	pp, err := prgPrefix(&sid)
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < Kappa; i += 2 {
+		prg4(pp, [4]int{i, i, i + 1, i + 1},
+			[4]*[baseot.SeedSize]byte{&setup.K0[i], &setup.K1[i], &setup.K0[i+1], &setup.K1[i+1]},
+			[4][]byte{t0[i][:], t1[0][:], t0[i+1][:], t1[1][:]})
+		for k := 0; k < 2; k++ {
+			ui := u[(i+k)*ColBytes : (i+k+1)*ColBytes]
+			subtle.XORBytes(ui, t0[i+k][:], t1[k][:])
+			subtle.XORBytes(ui, ui, x[:])
+		}
 	}
 	clear(t1[:])
 	c := challenges(&sid, u)
@@ -145,7 +183,7 @@ func ExtendInto(msg []byte, setup *ReceiverSetup, sid [32]byte, x *[ColBytes]byt
 	rows := new(Rows)
 	transpose(t0, rows)
 	clear(t0[:])
-	return rows
+	return rows, nil
 }
 
 // Receive is the sender's step: it checks the receiver's message and returns
@@ -162,9 +200,16 @@ func Receive(setup *SenderSetup, sid [32]byte, msg []byte) (*Rows, error) {
 	var masked [ColBytes]byte
 	ok := 1
 	var got, want [16]byte
-	pp := prgPrefix(&sid)
+	pp, err := prgPrefix(&sid)
+	if err != nil {
+		return nil, err
+	}
 	for i := 0; i < Kappa; i++ {
-		prg(pp, &setup.K[i], i, q[i][:])
+		if i%4 == 0 {
+			prg4(pp, [4]int{i, i + 1, i + 2, i + 3},
+				[4]*[baseot.SeedSize]byte{&setup.K[i], &setup.K[i+1], &setup.K[i+2], &setup.K[i+3]},
+				[4][]byte{q[i][:], q[i+1][:], q[i+2][:], q[i+3][:]})
+		}
 		m := -setup.Bit(i)
 		for k := range masked {
 			masked[k] = u[i*ColBytes+k] & m

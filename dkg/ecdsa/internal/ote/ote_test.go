@@ -35,7 +35,10 @@ func TestCorrelation(t *testing.T) {
 	rand.Read(sid[:])
 	var x [ColBytes]byte
 	rand.Read(x[:])
-	msg, T := Extend(rs, sid, &x)
+	msg, T, err := Extend(rs, sid, &x)
+	if err != nil {
+		t.Fatal(err)
+	}
 	Q, err := Receive(ss, sid, msg)
 	if err != nil {
 		t.Fatal(err)
@@ -56,8 +59,11 @@ func TestCorrelation(t *testing.T) {
 
 // cheat builds a receiver message in which column i uses x' instead of x,
 // with honestly computed t̃ values.
-func cheat(rs *ReceiverSetup, sid [32]byte, x *[ColBytes]byte, cols []int) []byte {
-	msg, _ := Extend(rs, sid, x)
+func cheat(t testing.TB, rs *ReceiverSetup, sid [32]byte, x *[ColBytes]byte, cols []int) []byte {
+	msg, _, err := Extend(rs, sid, x)
+	if err != nil {
+		t.Fatal(err)
+	}
 	u := msg[:Kappa*ColBytes]
 	for _, i := range cols {
 		u[i*ColBytes+3] ^= 0x40 // a different choice bit in this column
@@ -65,9 +71,10 @@ func cheat(rs *ReceiverSetup, sid [32]byte, x *[ColBytes]byte, cols []int) []byt
 	c := challenges(&sid, u)
 	compress(&c, x[:]).store(msg[Kappa*ColBytes:])
 	var t0 [ColBytes]byte
-	pp := prgPrefix(&sid)
 	for i := 0; i < Kappa; i++ {
-		prg(pp, &rs.K0[i], i, t0[:])
+		// The PRG written out through crypto/sha3, one seed at a time (an
+		// independent check of the four-way prg4).
+		transcript.New("ote/prg").Bytes(sid[:]).PadBlock().Uint32(uint32(i)).Bytes(rs.K0[i][:]).Read(t0[:])
 		compress(&c, t0[:]).store(msg[Kappa*ColBytes+checkSize+i*checkSize:])
 	}
 	return msg
@@ -82,19 +89,22 @@ func TestCheatingReceiverCaught(t *testing.T) {
 	for i := range all {
 		all[i] = i
 	}
-	if _, err := Receive(ss, sid, cheat(rs, sid, &x, all)); !errors.Is(err, ErrCheck) {
+	if _, err := Receive(ss, sid, cheat(t, rs, sid, &x, all)); !errors.Is(err, ErrCheck) {
 		t.Fatal("inconsistent columns not detected")
 	}
 	// One inconsistent column is detected exactly when Δ_i = 1 (the
 	// selective-failure leak that forces a permanent ban).
 	for _, i := range []int{0, 1, 2, 3, 100, 255} {
-		_, err := Receive(ss, sid, cheat(rs, sid, &x, []int{i}))
+		_, err := Receive(ss, sid, cheat(t, rs, sid, &x, []int{i}))
 		if (err != nil) != (ss.Bit(i) == 1) {
 			t.Fatalf("column %d: err=%v, Δ_i=%d", i, err, ss.Bit(i))
 		}
 	}
 	// A tampered check value is always caught.
-	msg, _ := Extend(rs, sid, &x)
+	msg, _, err := Extend(rs, sid, &x)
+	if err != nil {
+		t.Fatal(err)
+	}
 	msg[MsgSize-1] ^= 1
 	if _, err := Receive(ss, sid, msg); !errors.Is(err, ErrCheck) {
 		t.Fatal("tampered t̃ accepted")
@@ -178,7 +188,10 @@ func TestWithRealBaseOT(t *testing.T) {
 	var sid [32]byte
 	var x [ColBytes]byte
 	rand.Read(x[:])
-	msg, T := Extend(rs, sid, &x)
+	msg, T, err := Extend(rs, sid, &x)
+	if err != nil {
+		t.Fatal(err)
+	}
 	Q, err := Receive(ss, sid, msg)
 	if err != nil {
 		t.Fatal(err)
@@ -263,6 +276,68 @@ func TestGFMulMatchesReference(t *testing.T) {
 		}
 		if got != newTable(a).mul(b) {
 			t.Fatal("gfMul and the table multiply disagree")
+		}
+	}
+}
+
+// TestCompressMatchesGeneric checks the compression used by this build
+// (PCLMULQDQ on amd64) against the portable gfMul version, on random
+// challenges and columns and on all-ones and single-bit edge cases.
+func TestCompressMatchesGeneric(t *testing.T) {
+	var c [blocks - 1]gf128
+	var v [ColBytes]byte
+	check := func() {
+		t.Helper()
+		if got, want := compress(&c, v[:]), compressGeneric(&c, v[:]); got != want {
+			t.Fatalf("compress = %x, generic = %x", got, want)
+		}
+	}
+	for iter := 0; iter < 2000; iter++ {
+		var buf [16 * (blocks - 1)]byte
+		rand.Read(buf[:])
+		for k := range c {
+			c[k] = gfLoad(buf[16*k:])
+		}
+		rand.Read(v[:])
+		check()
+	}
+	for k := range c {
+		c[k] = gf128{lo: ^uint64(0), hi: ^uint64(0)}
+	}
+	for i := range v {
+		v[i] = 0xff
+	}
+	check()
+	for bit := 0; bit < 128; bit++ {
+		clear(v[:])
+		v[bit/8] = 1 << (bit % 8)
+		v[16+15-bit/8] = 0x80 >> (bit % 8)
+		check()
+	}
+}
+
+// TestPRG4MatchesTranscript checks the four-way seed expansion against its
+// definition written out with one ordinary transcript per seed.
+func TestPRG4MatchesTranscript(t *testing.T) {
+	var sid [32]byte
+	rand.Read(sid[:])
+	pp, err := prgPrefix(&sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seeds [4][baseot.SeedSize]byte
+	for k := range seeds {
+		rand.Read(seeds[k][:])
+	}
+	idx := [4]int{0, 7, 7, 255}
+	var out [4][ColBytes]byte
+	prg4(pp, idx, [4]*[baseot.SeedSize]byte{&seeds[0], &seeds[1], &seeds[2], &seeds[3]},
+		[4][]byte{out[0][:], out[1][:], out[2][:], out[3][:]})
+	for k := range seeds {
+		var want [ColBytes]byte
+		transcript.New("ote/prg").Bytes(sid[:]).PadBlock().Uint32(uint32(idx[k])).Bytes(seeds[k][:]).Read(want[:])
+		if out[k] != want {
+			t.Fatalf("seed %d: prg4 differs from the transcript definition", k)
 		}
 	}
 }

@@ -235,16 +235,10 @@ func NewIdentity() *Point { return nistec.NewP384Point() }
 // Generator returns the base point G.
 func Generator() *Point { return nistec.NewP384Point().SetGenerator() }
 
-// BaseMul returns s·G.
-func BaseMul(s *Scalar) *Point {
-	b := s.Bytes()
-	p, err := nistec.NewP384Point().ScalarBaseMult(b)
-	clear(b)
-	if err != nil {
-		panic("p384: ScalarBaseMult rejected a 48-byte scalar")
-	}
-	return p
-}
+// BaseMul returns s·G in constant time (signed 5-bit windows over a
+// precomputed table, see basemul.go; checked against nistec's
+// ScalarBaseMult).
+func BaseMul(s *Scalar) *Point { return baseMul(s) }
 
 // Mul returns s·P.
 func Mul(p *Point, s *Scalar) *Point {

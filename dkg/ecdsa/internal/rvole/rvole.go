@@ -16,12 +16,14 @@ package rvole
 
 import (
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 
 	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/ote"
 	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/p384"
+	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/shake4"
 	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/transcript"
 )
 
@@ -67,26 +69,51 @@ func pairSID(ctx *transcript.Context, nonceB []byte) [32]byte {
 }
 
 // rotPrefix is the transcript prefix shared by all random-OT hashes of one
-// instance: purpose, pair session id and the sender's nonce.
-func rotPrefix(sid *[32]byte, nonceA []byte) *transcript.T {
-	return transcript.New("rvole/rot").Bytes(sid[:]).Bytes(nonceA).PadBlock()
+// instance: purpose, pair session id and the sender's nonce, padded to a
+// block boundary so that the four-way hash can start from its state.
+func rotPrefix(sid *[32]byte, nonceA []byte) (*shake4.Prefix, error) {
+	p, err := transcript.New("rvole/rot").Bytes(sid[:]).Bytes(nonceA).PadBlock().Prefix4()
+	if err != nil {
+		return nil, fmt.Errorf("rvole: random-OT prefix: %w", err)
+	}
+	return p, nil
 }
 
-// rot derives the three random-OT scalars of row j from the row bits. t is
-// scratch space for the hash state (reused across rows).
-func rot(prefix, t *transcript.T, j int, row []byte, out *[width]p384.Plain) {
-	prefix.CloneTo(t).Uint32(uint32(j)).Bytes(row)
-	var buf [width * p384.ScalarSize]byte
-	t.Read(buf[:])
-	for h := 0; h < width; h++ {
-		out[h].SetReducedBytes((*[p384.ScalarSize]byte)(buf[h*p384.ScalarSize:]))
+// The random-OT hashes run four rows at a time.
+const _ uint = -(Xi % 4)
+
+// rotMsgSize is the per-row suffix of the random-OT transcript:
+// Uint32(j) ‖ Bytes(row) = j ‖ len(row) ‖ row.
+const rotMsgSize = 4 + 4 + ote.RowBytes
+
+// rot4 derives the three random-OT scalars of the four rows j0..j0+3 from
+// the row bits: out[k] is the transcript prefix ‖ Uint32(j0+k) ‖
+// Bytes(rows[k]) squeezed to 3×48 bytes, each 48 reduced once. (The same
+// value as transcript.New("rvole/rot")…PadBlock().Uint32(j).Bytes(row) read
+// through crypto/sha3; the four hashes run side by side, see shake4.)
+func rot4(prefix *shake4.Prefix, j0 int, rows *[4]*[ote.RowBytes]byte, out *[4][width]p384.Plain) {
+	var msg [4][rotMsgSize]byte
+	var buf [4][width * p384.ScalarSize]byte
+	var ms, os [4][]byte
+	for k := range msg {
+		binary.BigEndian.PutUint32(msg[k][0:], uint32(j0+k))
+		binary.BigEndian.PutUint32(msg[k][4:], ote.RowBytes)
+		copy(msg[k][8:], rows[k][:])
+		ms[k], os[k] = msg[k][:], buf[k][:]
 	}
+	prefix.Sum4(&ms, &os)
+	for k := range out {
+		for h := 0; h < width; h++ {
+			out[k][h].SetReducedBytes((*[p384.ScalarSize]byte)(buf[k][h*p384.ScalarSize:]))
+		}
+	}
+	clear(msg[:])
 	clear(buf[:])
 }
 
 func thetas(sid *[32]byte, nonceA, atilde []byte) [L]*p384.Scalar {
 	var th [L]*p384.Scalar
-	base := transcript.New("rvole/theta").Bytes(sid[:]).Bytes(nonceA).Bytes(atilde)
+	base := transcript.New("rvole/theta").Bytes(sid[:]).Bytes(nonceA).BytesTree(atilde)
 	for h := 0; h < L; h++ {
 		th[h] = base.Clone().Uint32(uint32(h)).SumScalar()
 	}
@@ -94,7 +121,7 @@ func thetas(sid *[32]byte, nonceA, atilde []byte) [L]*p384.Scalar {
 }
 
 func muHash(sid *[32]byte, nonceA []byte, z []byte) []byte {
-	return transcript.New("rvole/mu").Bytes(sid[:]).Bytes(nonceA).Bytes(z).Sum(muSize)
+	return transcript.New("rvole/mu").Bytes(sid[:]).Bytes(nonceA).BytesTree(z).Sum(muSize)
 }
 
 // Receiver is Bob's single-use state for one RVOLE instance.
@@ -127,7 +154,11 @@ func NewReceiverInto(msg *[Msg1Size]byte, rand io.Reader, setup *ote.ReceiverSet
 		return nil, nil, fmt.Errorf("rvole: choice bits: %w", err)
 	}
 	r.sid = pairSID(&ctx, msg[:NonceSize])
-	r.rows = ote.ExtendInto(msg[NonceSize:], setup, r.sid, &r.x)
+	rows, err := ote.ExtendInto(msg[NonceSize:], setup, r.sid, &r.x)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.rows = rows
 	chi := p384.NewScalar()
 	for j := 0; j < Xi; j++ {
 		chi.AddMaskedScalar(g.g[j], r.bit(j))
@@ -174,31 +205,42 @@ func (r *Receiver) Finish(msg []byte) ([L]*p384.Scalar, error) {
 		return d, fmt.Errorf("%w: η'", ErrScalar)
 	}
 	th := thetas(&r.sid, nonceA, at)
-	prefix := rotPrefix(&r.sid, nonceA)
-	var scratch transcript.T
-	var dp [L]p384.Plain
+	prefix, err := rotPrefix(&r.sid, nonceA)
+	if err != nil {
+		return d, err
+	}
+	var dacc [L]p384.Acc // Σ_j g_j·d̂_{j,h}, reduced once at the end
 	z := make([]byte, Xi*p384.ScalarSize)
-	var v [width]p384.Plain
+	var v4 [4][width]p384.Plain
 	var zj, tmp p384.Plain
-	for j := 0; j < Xi; j++ {
-		rot(prefix, &scratch, j, r.rows[j][:], &v)
-		bj := r.bit(j)
-		for h := 0; h < width; h++ {
-			v[h].AddMasked(&atP[j*width+h], bj) // d̂_{j,h}
-		}
-		zj.MulScalar(th[0], &v[0])
-		tmp.MulScalar(th[1], &v[1])
-		zj.Add(&zj, &tmp)
-		zj.Add(&zj, &v[2])
-		zj.SubMasked(&eta, bj)
-		zj.PutBytes(z[j*p384.ScalarSize:])
-		for h := 0; h < L; h++ {
-			tmp.MulScalar(r.gadget.g[j], &v[h])
-			dp[h].Add(&dp[h], &tmp)
+	for j0 := 0; j0 < Xi; j0 += 4 {
+		rot4(prefix, j0, &[4]*[ote.RowBytes]byte{&r.rows[j0], &r.rows[j0+1], &r.rows[j0+2], &r.rows[j0+3]}, &v4)
+		for k := range v4 {
+			j, v := j0+k, &v4[k]
+			bj := r.bit(j)
+			for h := 0; h < width; h++ {
+				v[h].AddMasked(&atP[j*width+h], bj) // d̂_{j,h}
+			}
+			zj.MulScalar(th[0], &v[0])
+			tmp.MulScalar(th[1], &v[1])
+			zj.Add(&zj, &tmp)
+			zj.Add(&zj, &v[2])
+			zj.SubMasked(&eta, bj)
+			zj.PutBytes(z[j*p384.ScalarSize:])
+			for h := 0; h < L; h++ {
+				dacc[h].AddMul(r.gadget.g[j], &v[h])
+			}
 		}
 	}
-	for h := range v {
-		v[h].Zeroize()
+	var dp [L]p384.Plain
+	for h := range dp {
+		dacc[h].Reduce(&dp[h])
+		dacc[h].Zeroize()
+	}
+	for k := range v4 {
+		for h := range v4[k] {
+			v4[k][h].Zeroize()
+		}
 	}
 	zj.Zeroize()
 	tmp.Zeroize()
@@ -276,32 +318,46 @@ func send(msg *[Msg2Size]byte, rand io.Reader, setup *ote.SenderSetup, g *Gadget
 	in[2].SetScalar(eta)
 	at := msg[NonceSize : NonceSize+Xi*width*p384.ScalarSize]
 	v0 := make([][width]p384.Plain, Xi)
-	var v1 [width]p384.Plain
-	var qd [ote.RowBytes]byte
-	var cp [L]p384.Plain
+	var v1 [4][width]p384.Plain
+	var qd [4][ote.RowBytes]byte
+	var cacc [L]p384.Acc // Σ_j g_j·v0_{j,h}; c_h is its negation
 	var tmp p384.Plain
-	prefix := rotPrefix(&sid, nonceA)
-	var scratch transcript.T
-	for j := 0; j < Xi; j++ {
-		rot(prefix, &scratch, j, Q[j][:], &v0[j])
-		subtle.XORBytes(qd[:], Q[j][:], setup.Delta[:])
-		rot(prefix, &scratch, j, qd[:], &v1)
-		for h := 0; h < width; h++ {
-			tmp.Sub(&v0[j][h], &v1[h])
-			tmp.Add(&tmp, &in[h])
-			tmp.PutBytes(at[(j*width+h)*p384.ScalarSize:])
+	prefix, err := rotPrefix(&sid, nonceA)
+	if err != nil {
+		return c, err
+	}
+	for j0 := 0; j0 < Xi; j0 += 4 {
+		for k := range qd {
+			subtle.XORBytes(qd[k][:], Q[j0+k][:], setup.Delta[:])
 		}
-		for h := 0; h < L; h++ {
-			tmp.MulScalar(g.g[j], &v0[j][h])
-			cp[h].Sub(&cp[h], &tmp)
+		rot4(prefix, j0, &[4]*[ote.RowBytes]byte{&Q[j0], &Q[j0+1], &Q[j0+2], &Q[j0+3]}, (*[4][width]p384.Plain)(v0[j0:j0+4]))
+		rot4(prefix, j0, &[4]*[ote.RowBytes]byte{&qd[0], &qd[1], &qd[2], &qd[3]}, &v1)
+		for k := range v1 {
+			j := j0 + k
+			for h := 0; h < width; h++ {
+				tmp.Sub(&v0[j][h], &v1[k][h])
+				tmp.Add(&tmp, &in[h])
+				tmp.PutBytes(at[(j*width+h)*p384.ScalarSize:])
+			}
+			for h := 0; h < L; h++ {
+				cacc[h].AddMul(g.g[j], &v0[j][h])
+			}
 		}
 	}
 	clear(qd[:])
-	for h := range v1 {
-		v1[h].Zeroize()
+	for k := range v1 {
+		for h := range v1[k] {
+			v1[k][h].Zeroize()
+		}
+	}
+	for h := range in {
 		in[h].Zeroize()
 	}
+	var cp [L]p384.Plain
 	for h := range c {
+		cacc[h].Reduce(&tmp)
+		cacc[h].Zeroize()
+		cp[h].Sub(&cp[h], &tmp) // c_h = −Σ_j g_j·v0_{j,h}
 		c[h] = cp[h].Scalar(p384.NewScalar())
 		cp[h].Zeroize()
 	}

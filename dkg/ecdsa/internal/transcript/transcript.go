@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 
 	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/p384"
+	"github.com/cc-tsa/cc-tsa/dkg/ecdsa/internal/shake4"
 )
 
 // Version is the protocol identifier bound into every transcript.
@@ -56,18 +57,6 @@ func (t *T) Clone() *T {
 	return &T{h: h, len: t.len}
 }
 
-// CloneTo copies the transcript state into dst, reusing dst's hash state
-// when it has one (hot loops clone a shared prefix thousands of times), and
-// returns dst.
-func (t *T) CloneTo(dst *T) *T {
-	if dst.h == nil {
-		dst.h = new(sha3.SHAKE)
-	}
-	*dst.h = *t.h
-	dst.len = t.len
-	return dst
-}
-
 // PadBlock appends zero bytes up to the next SHAKE256 block boundary. Used
 // after a fixed prefix that many hashes share: a clone of the padded state
 // then starts on a fresh block, which saves a Keccak permutation per hash.
@@ -79,6 +68,55 @@ func (t *T) PadBlock() *T {
 		var z [rate]byte
 		t.write(z[:rate-r])
 	}
+	return t
+}
+
+// Prefix4 captures the transcript, which must end on a block boundary (call
+// PadBlock first), as a shake4.Prefix: Sum4 then computes four transcripts
+// that each continue with one short fixed-format suffix, at once. The
+// caller encodes the suffix exactly as Uint32 and Bytes would.
+func (t *T) Prefix4() (*shake4.Prefix, error) { return shake4.NewPrefix(t.h) }
+
+// TreeLeafSize is the length of each leaf digest of BytesTree.
+const TreeLeafSize = 64
+
+// BytesTree appends a digest of the long byte string b, whose length must be
+// a multiple of 4 (the callers hash fixed-size protocol vectors; BytesTree
+// panics otherwise). b is split into four equal parts b_0..b_3 and each is
+// hashed on its own leaf transcript,
+//
+//	leaf_k = New("tree/leaf").PadBlock().Uint32(k).Bytes(b_k).Sum(64),
+//
+// the four side by side (shake4); then Uint32(len(b)) and Bytes(leaf_k) for
+// k = 0..3 are appended to t. The leaves carry their own purpose, index and
+// length, so a leaf input can never be confused with a transcript or with
+// another leaf, and 512-bit leaf digests keep the 256-bit collision
+// resistance of SHAKE256 (a collision of the tree gives a collision of a
+// leaf or of t). Absorbing four quarter-length messages in parallel is what
+// saves time: the number of permutations is the same.
+func (t *T) BytesTree(b []byte) *T {
+	if len(b)%4 != 0 {
+		panic("transcript: BytesTree length not a multiple of 4")
+	}
+	c := len(b) / 4
+	pre, err := New("tree/leaf").PadBlock().Prefix4()
+	if err != nil {
+		panic("transcript: leaf prefix not at a block boundary")
+	}
+	var hdr [4][8]byte
+	var head, body, out [4][]byte
+	var leaves [4][TreeLeafSize]byte
+	for k := range hdr {
+		binary.BigEndian.PutUint32(hdr[k][0:], uint32(k))
+		binary.BigEndian.PutUint32(hdr[k][4:], uint32(c))
+		head[k], body[k], out[k] = hdr[k][:], b[k*c:(k+1)*c], leaves[k][:]
+	}
+	pre.Sum4Parts(&head, &body, &out)
+	t.Uint32(uint32(len(b)))
+	for k := range leaves {
+		t.Bytes(leaves[k][:])
+	}
+	clear(leaves[:]) // digests of possibly sensitive vectors (z)
 	return t
 }
 
