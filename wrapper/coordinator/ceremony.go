@@ -214,7 +214,7 @@ func newKeysOnly(nodes []*Node, threshold int, mldsaPub, ecdsaPub []byte, log *s
 		return nil, err
 	}
 	c := &Coordinator{
-		cfg:      Config{Nodes: nodes, Threshold: threshold, SessionTimeout: 30 * time.Second},
+		cfg:      Config{Nodes: nodes, Threshold: threshold, SessionTimeout: 30 * time.Second, IdleAttempts: 1},
 		log:      log,
 		ecdsaPub: epk, mldsaPub: mpk, params: params,
 		keyID: wire.ClusterKeyID(mldsaPub, ecdsaPub),

@@ -150,6 +150,14 @@ type Config struct {
 	// PresignPool is the number of ECDSA presignatures kept per signer set
 	// (threshold mode); 0 means 4.
 	PresignPool int
+	// IdleAttempts is how many ML-DSA attempts a session keeps running at
+	// once while it is the only session in flight (1 or 2; 0 means 1).
+	// Each attempt succeeds with probability about 1/2, so 2 cuts the
+	// latency of a lone token when the signers have CPUs of their own, at
+	// the price of about one more attempt's work per token; when they share
+	// a few cores (all oracles on one small machine) the two attempts only
+	// slow each other down.
+	IdleAttempts int
 	// TimeCheck runs the cross-node time check every TimeCheckInterval
 	// (threshold clusters whose oracles require their peers' verdict).
 	TimeCheck bool
@@ -249,6 +257,12 @@ func New(cfg Config) (*Coordinator, error) {
 	}
 	if cfg.PresignPool <= 0 {
 		cfg.PresignPool = 4
+	}
+	switch {
+	case cfg.IdleAttempts <= 0:
+		cfg.IdleAttempts = 1
+	case cfg.IdleAttempts > MaxConcurrentAttempts:
+		return nil, fmt.Errorf("coordinator: %d idle attempts; the oracles run at most %d at once", cfg.IdleAttempts, MaxConcurrentAttempts)
 	}
 	log := cfg.Logger
 	if log == nil {

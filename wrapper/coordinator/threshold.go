@@ -198,10 +198,8 @@ func (c *Coordinator) countBytes(envs [][]byte, receivers int) {
 	c.stats.RelayedBytes.Add(uint64(n * receivers))
 }
 
-// MaxConcurrentAttempts is how many ML-DSA attempts the coordinator runs at
-// once when it is idle (only one session in flight): each attempt succeeds
-// with probability at least 1/2, so two at once cut the expected latency
-// for the price of CPU that an idle cluster has to spare.
+// MaxConcurrentAttempts is the most ML-DSA attempts of one session that may
+// run at once (the oracles' bound); see Config.IdleAttempts.
 const MaxConcurrentAttempts = 2
 
 // signMLDSA relays ML-DSA attempts until one yields a signature, which
@@ -213,7 +211,7 @@ func (c *Coordinator) signMLDSA(ctx context.Context, set []*Node, sid wire.Sessi
 	}
 	width := 1
 	if c.inflight.Load() <= 1 {
-		width = MaxConcurrentAttempts
+		width = max(1, c.cfg.IdleAttempts)
 	}
 	type result struct {
 		sig []byte
