@@ -122,17 +122,24 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * time.Second / hz, nil
 }
 
-// stageLine describes where the sessions' wall time went, per token, from
-// the coordinator's stage counters; empty if the TSA exposes none.
+// stageLine describes where the threshold sessions' wall time went, per
+// token, from the coordinator's stage counters; empty if the TSA exposes
+// none or ran no threshold session.
 func stageLine(before, after map[string]float64, tokens int64) string {
 	var parts []string
+	var total float64
 	for st := coordinator.Stage(0); st < coordinator.NumStages; st++ {
 		k := fmt.Sprintf("cc_tsa_session_stage_seconds_total{stage=%q}", st.String())
 		a, ok := after[k]
 		if !ok {
 			return ""
 		}
-		parts = append(parts, fmt.Sprintf("%s %.2f", st, (a-before[k])*1000/float64(tokens)))
+		d := (a - before[k]) * 1000 / float64(tokens)
+		total += d
+		parts = append(parts, fmt.Sprintf("%s %.2f", st, d))
+	}
+	if total == 0 {
+		return ""
 	}
 	return "session stages (ms per token): " + strings.Join(parts, ", ")
 }
