@@ -36,10 +36,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	auditPath := fs.String("audit-log", "", "append-only audit log; every token is recorded here before it is sent (required)")
 	attestKind := fs.String("attest", "sev-snp", "attestation the oracles must present (threshold clusters): sev-snp or simulated")
 	measurement := fs.String("measurement", "", "pinned launch measurement (hex) of the oracle image (threshold clusters)")
+	presignPool := fs.Int("presign-pool", 4, "ECDSA presignatures the oracles keep per signer set (threshold clusters; single-use, in the oracles' memory only)")
 	idleAttempts := fs.Int("idle-attempts", 1, "ML-DSA attempts a session runs at once while it is the only one (1 or 2); 2 cuts the latency of a lone token when every oracle has CPUs of its own")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *presignPool < 1 || *presignPool > 64 {
+		return usagef("--presign-pool must be between 1 and 64")
 	}
 	if *idleAttempts < 1 || *idleAttempts > coordinator.MaxConcurrentAttempts {
 		return usagef("--idle-attempts must be 1 or %d", coordinator.MaxConcurrentAttempts)
@@ -98,7 +102,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		listen: *listen, nodes: nodes, threshold: *threshold,
 		ecdsaCert: ecdsaChain[0], intermediates: ecdsaChain[1:], mldsaCert: mldsaChain[0], roots: roots,
 		mode: modeLabel(statuses), simulated: statuses[0].Attestation == wire.AttestationSimulated, log: log,
-		auditPath: *auditPath, attest: att, idleAttempts: *idleAttempts,
+		auditPath: *auditPath, attest: att, idleAttempts: *idleAttempts, presignPool: *presignPool,
 	}, nil)
 }
 
@@ -226,15 +230,16 @@ type wrapperParams struct {
 	attest     *attestation
 	supervisor *supervisor
 	nodeFlags  []string
-	// idleAttempts is coordinator.Config.IdleAttempts (0: its default).
-	idleAttempts int
+	// idleAttempts and presignPool are coordinator.Config.IdleAttempts and
+	// PresignPool (0: their defaults).
+	idleAttempts, presignPool int
 }
 
 // serveWrapper runs the coordinator and the HTTP service until ctx is done.
 // started, if not nil, is called with the bound address once serving.
 func serveWrapper(ctx context.Context, p *wrapperParams, started func(addr string)) error {
 	coord, err := coordinator.New(coordinator.Config{
-		Nodes: p.nodes, Threshold: p.threshold, TimeCheck: p.threshold > 1, IdleAttempts: p.idleAttempts,
+		Nodes: p.nodes, Threshold: p.threshold, TimeCheck: p.threshold > 1, IdleAttempts: p.idleAttempts, PresignPool: p.presignPool,
 		ECDSACert: p.ecdsaCert, MLDSACert: p.mldsaCert, Intermediates: p.intermediates,
 		Logger: p.log,
 	})
