@@ -249,3 +249,28 @@ func presignatures(t *testing.T, set []*coordinator.Node) []int {
 	}
 	return out
 }
+
+// TestIdleAttempts issues tokens one at a time with two ML-DSA attempts
+// running at once (Config.IdleAttempts = 2): every token verifies, a lone
+// session starts at least two attempts, and the losing attempt leaves
+// nothing behind that would stop the next session.
+func TestIdleAttempts(t *testing.T) {
+	c := testtsa.StartCluster(t, 5, 3, func(cfg *coordinator.Config) { cfg.IdleAttempts = 2 })
+	st := c.Coordinator.Stats()
+	att0, sess0 := st.MLDSAAttempts.Load(), st.Sessions.Load()
+	const n = 12
+	for i := 0; i < n; i++ {
+		if res := issue(t, c, ""); !res.ECDSA || !res.MLDSA {
+			t.Fatalf("token %d: %+v", i, res)
+		}
+	}
+	sessions, attempts := st.Sessions.Load()-sess0, st.MLDSAAttempts.Load()-att0
+	if sessions != n || attempts < 2*n {
+		t.Errorf("%d sessions started %d ML-DSA attempts; want %d sessions and at least two attempts each", sessions, attempts, n)
+	}
+	// More concurrent attempts than the oracles allow is refused.
+	cfg := coordinator.Config{Nodes: c.Coordinator.ReadyNodes(), Threshold: 3, ECDSACert: c.ECDSACert, MLDSACert: c.MLDSACert, IdleAttempts: coordinator.MaxConcurrentAttempts + 1}
+	if _, err := coordinator.New(cfg); err == nil || !strings.Contains(err.Error(), "idle attempts") {
+		t.Errorf("IdleAttempts %d: %v", cfg.IdleAttempts, err)
+	}
+}
