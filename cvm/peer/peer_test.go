@@ -252,3 +252,30 @@ func TestChannelCacheBound(t *testing.T) {
 		t.Errorf("cache holds %d (%d ordered) channels, want %d", len(b.ch.in), len(b.ch.inOrder), maxInChannels)
 	}
 }
+
+// FuzzDecrypt feeds arbitrary encrypted payloads to the channel decryption
+// (what Open reaches once a signature verified): it must reject all but
+// the sealed payload, never panic, and not grow the channel cache beyond
+// its bound.
+func FuzzDecrypt(f *testing.F) {
+	a, b, _ := ids(f)
+	pb := b.Public()
+	h := Header{Kind: 5, Round: 1, Sender: 1, Receiver: 2}
+	e, err := a.Seal(h, []byte("presign message"), &pb)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(e.Payload)
+	f.Add(e.Payload[:len(e.Payload)-1])
+	f.Add([]byte{0, 0})
+	f.Add([]byte{0xff, 0xff, 1, 2, 3})
+	f.Fuzz(func(t *testing.T, ct []byte) {
+		pt, err := b.decrypt(&h, a.Public().Sign, ct)
+		if err == nil && (string(pt) != "presign message" || !bytes.Equal(ct, e.Payload)) {
+			t.Fatalf("decrypted a payload that was not sealed: %q", pt)
+		}
+		if len(b.ch.in) > maxInChannels {
+			t.Fatalf("%d cached channels", len(b.ch.in))
+		}
+	})
+}
