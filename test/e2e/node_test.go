@@ -154,6 +154,20 @@ func testNodeVerifier(t *testing.T, srv *devServer) {
 		}
 	})
 
+	// An imprint whose bytes happen to be a BER encoding with an
+	// indefinite length: asn1js also decodes primitive OCTET STRING
+	// contents, and the DER check must not look inside them (a random
+	// signature can do the same by chance).
+	t.Run("imprint-looks-like-BER", func(t *testing.T) {
+		dir := t.TempDir()
+		r := goodReq()
+		r.imprint = append(append([]byte{0x30, 0x80, 0x04, 0x1a}, bytes.Repeat([]byte{0x41}, 26)...), 0, 0)
+		p := writeFile(t, filepath.Join(dir, "r.tsr"), timestamp(t, srv, r.der()))
+		if out, ok := verify(t, dir, p); !ok || strings.Contains(out, "not DER") {
+			t.Fatalf("verify-token.mjs rejected a token whose imprint looks like BER:\n%s", out)
+		}
+	})
+
 	t.Run("bare-token", func(t *testing.T) {
 		dir := t.TempDir()
 		data := writeFile(t, filepath.Join(dir, "data.bin"), []byte(rand.Text()))

@@ -91,8 +91,12 @@ function parseDER(bytes, what) {
   const r = asn1js.fromBER(buf);
   if (r.offset === -1 || r.result.error) throw new ParseError(`${what}: not BER: ${r.result.error}`);
   if (r.offset !== buf.length) throw new ParseError(`${what}: ${buf.length - r.offset} trailing bytes`);
+  // Only constructed encodings have elements; asn1js also decodes the
+  // contents of primitive BIT and OCTET STRINGs when they happen to parse
+  // (a hash, a signature), and those bytes are content, not encoding.
   const definite = (n) => {
     if (n.lenBlock?.isIndefiniteForm) throw new ParseError(`${what}: not DER (indefinite length)`);
+    if (!n.idBlock?.isConstructed) return;
     const v = n.valueBlock?.value;
     if (Array.isArray(v)) v.forEach(definite);
   };
