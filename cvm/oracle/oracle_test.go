@@ -112,21 +112,26 @@ func TestSessionProducesVerifiableSignatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	er, err := o.Round(&wire.RoundRequest{Session: sid, Scheme: wire.SchemeECDSA384, Round: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The ECDSA signature comes with Attach, over the attributes it encoded.
 	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P384(), st.ECDSAPublicKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := sha512.Sum384(ar.ECDSASignedAttrs)
-	if !ecdsa.VerifyASN1(pub, d[:], er.Payload) {
+	if !ecdsa.VerifyASN1(pub, d[:], ar.ECDSA) {
 		t.Fatal("crypto/ecdsa rejects the oracle's signature")
 	}
-	// The session is gone after its last round.
-	if _, err := o.Round(&wire.RoundRequest{Session: sid, Scheme: wire.SchemeECDSA384, Round: 1}); code(err) != wire.CodeUnknownSession {
-		t.Fatalf("finished session answered: %v", err)
+	// The session is gone after Attach.
+	for _, req := range []*wire.RoundRequest{
+		{Session: sid, Scheme: wire.SchemeECDSA384, Round: 1},
+		{Session: sid, Scheme: wire.SchemeMLDSA65, Round: 1},
+	} {
+		if _, err := o.Round(req); code(err) != wire.CodeUnknownSession {
+			t.Fatalf("finished session answered %v: %v", req.Scheme, err)
+		}
+	}
+	if _, err := o.Attach(&wire.AttachRequest{Session: sid, MLDSASignature: mr.Payload}); code(err) != wire.CodeUnknownSession {
+		t.Fatalf("finished session attached again: %v", err)
 	}
 }
 

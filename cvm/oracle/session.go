@@ -25,7 +25,7 @@ type stage int
 const (
 	stageBegun       stage = iota // ML-DSA rounds in progress
 	stageMLDSASigned              // whole key: this oracle produced the signature
-	stageAttached                 // inner token encoded; ECDSA rounds pending
+	stageAttached                 // Attach is running; the session ends with it
 )
 
 // session is one open signing session.
@@ -38,10 +38,8 @@ type session struct {
 	certReq bool
 	signers []uint8
 
-	tstInfo    []byte
-	mldsaMsg   []byte // what ML-DSA signs: inner signed attributes, or the ML-DSA CSR info
-	ecdsaMsg   []byte // what ECDSA signs: outer signed attributes, or the ECDSA CSR info
-	innerToken []byte
+	tstInfo  []byte
+	mldsaMsg []byte // what ML-DSA signs: inner signed attributes, or the ML-DSA CSR info
 
 	th *thSession // threshold state; nil in whole-key mode
 }
@@ -220,7 +218,7 @@ func (o *Oracle) Round(req *wire.RoundRequest) (*wire.RoundResponse, error) {
 	case req.Scheme == wire.SchemeMLDSA65:
 		out, err = o.thresholdMLDSARound(s, req)
 	case req.Scheme == wire.SchemeECDSA384:
-		out, err = o.ecdsaRound(s, req)
+		err = &wire.Error{Code: wire.CodeBadRequest, Message: "ECDSA has no rounds: each signer's contribution comes with its Attach response"}
 	}
 	if err != nil {
 		return nil, err
@@ -245,31 +243,6 @@ func (o *Oracle) wholeMLDSARound(s *session, req *wire.RoundRequest) ([]byte, er
 		return nil, &wire.Error{Code: wire.CodeInternal, Message: "signing failed"}
 	}
 	return sig, nil
-}
-
-// ecdsaRound answers the (single, online) ECDSA round; the session ends
-// with it.
-func (o *Oracle) ecdsaRound(s *session, req *wire.RoundRequest) ([]byte, error) {
-	if req.Round != 1 || len(req.Inbound) != 0 {
-		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("ECDSA round %d with %d inbound messages: the online phase has one round", req.Round, len(req.Inbound))}
-	}
-	o.mu.Lock()
-	if s.stage != stageAttached || s.ecdsaMsg == nil {
-		o.mu.Unlock()
-		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "ECDSA round is not expected in this session"}
-	}
-	o.dropSessionLocked(s.id)
-	o.mu.Unlock()
-	digest := sha512.Sum384(s.ecdsaMsg)
-	if o.whole != nil {
-		sig, err := o.whole.signECDSA(s.ecdsaMsg)
-		if err != nil {
-			o.log.Error("signing failed", "scheme", "ECDSA P-384", "err", err)
-			return nil, &wire.Error{Code: wire.CodeInternal, Message: "signing failed"}
-		}
-		return sig, nil
-	}
-	return o.thresholdECDSAShare(s, digest[:])
 }
 
 // verifyMLDSA checks a combined ML-DSA-65 signature over msg.
@@ -330,12 +303,7 @@ func (o *Oracle) Attach(req *wire.AttachRequest) (*wire.AttachResponse, error) {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "attach is not expected in this session"}
 	}
 	s.stage = stageAttached
-	s.innerToken = resp.InnerToken
-	s.ecdsaMsg = resp.ECDSASignedAttrs
-	done := s.ecdsaMsg == nil
-	if done {
-		o.dropSessionLocked(s.id)
-	}
+	o.dropSessionLocked(s.id)
 	o.mu.Unlock()
 	// Outside o.mu, and in the background: a late round of another
 	// attempt may hold the session's lock (while it looks up peer keys
@@ -344,10 +312,33 @@ func (o *Oracle) Attach(req *wire.AttachRequest) (*wire.AttachResponse, error) {
 	if s.th != nil {
 		go s.th.endMLDSA()
 	}
-	if done {
-		s.abort()
+	if resp.ECDSASignedAttrs != nil {
+		// This signer's ECDSA contribution over the attributes it encoded
+		// itself, now that it has checked the ML-DSA signature.
+		if resp.ECDSA, err = o.signECDSA(s, resp.ECDSASignedAttrs); err != nil {
+			s.abort()
+			return nil, err
+		}
+		resp.ECDSA = o.roundFault(resp.ECDSA)
 	}
+	s.abort()
 	return resp, nil
+}
+
+// signECDSA returns this signer's ECDSA P-384 contribution over msg: the
+// online share envelope from the session's presignature (threshold mode,
+// single use) or the whole signature (whole-key mode).
+func (o *Oracle) signECDSA(s *session, msg []byte) ([]byte, error) {
+	if o.whole != nil {
+		sig, err := o.whole.signECDSA(msg)
+		if err != nil {
+			o.log.Error("signing failed", "scheme", "ECDSA P-384", "err", err)
+			return nil, &wire.Error{Code: wire.CodeInternal, Message: "signing failed"}
+		}
+		return sig, nil
+	}
+	digest := sha512.Sum384(msg)
+	return o.thresholdECDSAShare(s, digest[:])
 }
 
 // End discards a session.

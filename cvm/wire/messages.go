@@ -117,6 +117,7 @@ const (
 	MaxInnerToken    = 64 << 10
 	MaxRoundPayload  = 1<<20 + 4096
 	MaxMLDSASig      = 3309
+	MaxECDSAShare    = 1 << 10 // an online ECDSA share envelope or a whole-key signature
 	MaxECDSAPoint    = 97
 	MaxMLDSAPubKey   = 1952
 	SessionIDSize    = 16
@@ -857,10 +858,13 @@ func (r *AttachRequest) Unmarshal(p []byte) error {
 
 // AttachResponse carries the inner ML-DSA token (a DER ContentInfo) and, for
 // hybrid tokens, the DER SET of signed attributes of the outer ECDSA
-// SignerInfo (empty for ML-DSA-only tokens).
+// SignerInfo with the signer's ECDSA P-384 contribution over them: its
+// online share envelope (threshold mode) or the whole signature (whole-key
+// mode). Both are empty for ML-DSA-only tokens. The session ends with it.
 type AttachResponse struct {
 	InnerToken       []byte
 	ECDSASignedAttrs []byte
+	ECDSA            []byte
 }
 
 // Marshal encodes r.
@@ -868,6 +872,7 @@ func (r *AttachResponse) Marshal() ([]byte, error) {
 	var b cryptobyte.Builder
 	addBytes24(&b, r.InnerToken)
 	addBytes16(&b, r.ECDSASignedAttrs)
+	addBytes16(&b, r.ECDSA)
 	return b.Bytes()
 }
 
@@ -876,11 +881,12 @@ func (r *AttachResponse) Unmarshal(p []byte) error {
 	in := cryptobyte.String(p)
 	var v AttachResponse
 	if !readBytes24(&in, &v.InnerToken, MaxInnerToken) || !readBytes16(&in, &v.ECDSASignedAttrs, MaxSignedAttrs) ||
-		!in.Empty() || len(v.InnerToken) == 0 {
+		!readBytes16(&in, &v.ECDSA, MaxECDSAShare) || !in.Empty() || len(v.InnerToken) == 0 ||
+		(len(v.ECDSASignedAttrs) == 0) != (len(v.ECDSA) == 0) {
 		return malformed("attach response")
 	}
 	if len(v.ECDSASignedAttrs) == 0 {
-		v.ECDSASignedAttrs = nil
+		v.ECDSASignedAttrs, v.ECDSA = nil, nil
 	}
 	*r = v
 	return nil

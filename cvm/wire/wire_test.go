@@ -41,7 +41,7 @@ func samples(t testing.TB) map[Type][]byte {
 			Inbound: []RoundMessage{{From: 2, Payload: []byte("a")}, {From: 4, Payload: []byte("bc")}}}),
 		TypeRoundResponse:  enc(&RoundResponse{Payload: []byte("sig")}),
 		TypeAttachRequest:  enc(&AttachRequest{Session: SessionID{3}, MLDSASignature: make([]byte, MaxMLDSASig)}),
-		TypeAttachResponse: enc(&AttachResponse{InnerToken: []byte{0x30, 0}, ECDSASignedAttrs: []byte{0x31, 0}}),
+		TypeAttachResponse: enc(&AttachResponse{InnerToken: []byte{0x30, 0}, ECDSASignedAttrs: []byte{0x31, 0}, ECDSA: []byte{1, 2, 3}}),
 		TypeError:          enc(&Error{Code: CodeRefused, Message: "no"}),
 		TypeHello:          enc(&Hello{NodeID: 2, Nodes: 5, Threshold: 3, Attestation: AttestationSimulated, Identity: []byte{1, 2}, Evidence: []byte{3}}),
 		TypePeersRequest: enc(&PeersRequest{Nonce: [32]byte{1}, Peers: []Hello{

@@ -332,7 +332,7 @@ func (c *Coordinator) signCSRs(ctx context.Context, set []*Node) (mldsaCSR, ecds
 		endSession(set, sid)
 		return nil, nil, fmt.Errorf("CSR: %w", err)
 	}
-	esig, err := c.signECDSA(ctx, set, sid, att[0].ECDSASignedAttrs)
+	esig, err := c.combineECDSA(set, sid, att[0].ECDSASignedAttrs, att)
 	if err != nil {
 		return nil, nil, fmt.Errorf("CSR: %w", err)
 	}

@@ -204,8 +204,8 @@ const (
 	StagePropose              // the leader's proposal
 	StageBegin                // every signer checks the proposal, encodes the TSTInfo, commits
 	StageMLDSA                // ML-DSA attempts until one combines
-	StageAttach               // every signer verifies the ML-DSA signature, encodes the inner token
-	StageECDSA                // the online ECDSA round and combine
+	StageAttach               // every signer verifies the ML-DSA signature, encodes the inner token, signs its ECDSA share
+	StageECDSA                // combining and verifying the ECDSA shares
 	StageVerify               // assembly and verification of the released token
 	NumStages
 )

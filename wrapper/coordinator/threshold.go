@@ -78,6 +78,7 @@ func (c *Coordinator) thresholdSession(ctx context.Context, set []*Node, f *wire
 	if err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
 	}
+	ended = true // each signer ends the session with its Attach
 	for i, a := range attached[1:] {
 		if !bytes.Equal(a.InnerToken, attached[0].InnerToken) || !bytes.Equal(a.ECDSASignedAttrs, attached[0].ECDSASignedAttrs) {
 			return nil, &NodeError{Node: set[i+1].ID(), Err: errors.New("encoded a different inner token")}
@@ -89,7 +90,7 @@ func (c *Coordinator) thresholdSession(ctx context.Context, set []*Node, f *wire
 		if ecdsaAttrs == nil {
 			return nil, errors.New("coordinator: oracles returned no ECDSA signed attributes for a hybrid token")
 		}
-		esig, err := c.signECDSA(ctx, set, sid, ecdsaAttrs)
+		esig, err := c.combineECDSA(set, sid, ecdsaAttrs, attached)
 		c.stats.lap(StageECDSA, &t)
 		if err != nil {
 			return nil, err
@@ -99,7 +100,6 @@ func (c *Coordinator) thresholdSession(ctx context.Context, set []*Node, f *wire
 			return nil, err
 		}
 	}
-	ended = true // the signers end the session with its last round
 	res, err := tsverify.VerifyToken(tok, &c.verify)
 	c.stats.lap(StageVerify, &t)
 	if err != nil {
@@ -324,18 +324,12 @@ func (c *Coordinator) mldsaAttempt(ctx context.Context, set []*Node, sid wire.Se
 	return sig, err
 }
 
-// signECDSA runs the online ECDSA round and combines the shares; Combine
-// verifies the signature.
-func (c *Coordinator) signECDSA(ctx context.Context, set []*Node, sid wire.SessionID, attrs []byte) ([]byte, error) {
-	resps, err := parallel(set, func(n *Node) (*wire.RoundResponse, error) {
-		return n.Client.Round(ctx, &wire.RoundRequest{Session: sid, Scheme: wire.SchemeECDSA384, Round: 1})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ECDSA round: %w", err)
-	}
-	envs := make([][]byte, len(resps))
-	for i, r := range resps {
-		envs[i] = r.Payload
+// combineECDSA combines the online ECDSA shares the signers returned with
+// Attach; Combine verifies the signature.
+func (c *Coordinator) combineECDSA(set []*Node, sid wire.SessionID, attrs []byte, attached []*wire.AttachResponse) ([]byte, error) {
+	envs := make([][]byte, len(attached))
+	for i, a := range attached {
+		envs[i] = a.ECDSA
 	}
 	c.countBytes(envs, 1)
 	shares, err := decodeRound[tecdsa.SignShare](c, set, sid, wire.EnvECDSASign, 1, envs)

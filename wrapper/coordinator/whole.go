@@ -73,30 +73,21 @@ func (c *Coordinator) session(ctx context.Context, set []*Node, f *wire.TokenFie
 		return nil, errors.New("coordinator: combined ML-DSA-65 signature does not verify")
 	}
 
-	// Attach: every signer verifies the signature and encodes the inner
-	// token and the outer signed attributes.
-	var inner, ecdsaAttrs []byte
-	for i := range signers {
-		s := &signers[i]
-		r, err := s.node.Client.Attach(ctx, &wire.AttachRequest{Session: sid, MLDSASignature: sig})
-		if err != nil {
-			return nil, fmt.Errorf("coordinator: signer %d: attach: %w", s.id, err)
-		}
-		if inner == nil {
-			inner, ecdsaAttrs = r.InnerToken, r.ECDSASignedAttrs
-		} else if !bytes.Equal(inner, r.InnerToken) || !bytes.Equal(ecdsaAttrs, r.ECDSASignedAttrs) {
-			return nil, fmt.Errorf("coordinator: signer %d encoded a different inner token", s.id)
-		}
+	// Attach: the signer verifies the signature, encodes the inner token
+	// and the outer signed attributes, and signs those with ECDSA (whole
+	// key: its answer is the signature). The session ends with it.
+	s := &signers[0] // runScheme allows exactly one
+	r, err := s.node.Client.Attach(ctx, &wire.AttachRequest{Session: sid, MLDSASignature: sig})
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: signer %d: attach: %w", s.id, err)
 	}
+	begun = nil // the session ended on the signer with its Attach
+	inner, ecdsaAttrs, esig := r.InnerToken, r.ECDSASignedAttrs, r.ECDSA
 
 	tok := inner
 	if f.Policy == wire.PolicyHybrid {
 		if ecdsaAttrs == nil {
 			return nil, errors.New("coordinator: oracles returned no ECDSA signed attributes for a hybrid token")
-		}
-		esig, err := c.runScheme(ctx, sid, signers, wire.SchemeECDSA384)
-		if err != nil {
-			return nil, err
 		}
 		d := sha512.Sum384(ecdsaAttrs)
 		if !ecdsa.VerifyASN1(c.ecdsaPub, d[:], esig) {
@@ -109,7 +100,6 @@ func (c *Coordinator) session(ctx context.Context, set []*Node, f *wire.TokenFie
 			return nil, err
 		}
 	}
-	begun = nil // sessions ended on the signers with their last round
 
 	// Verify the exact bytes to be released, with the same code clients use.
 	res, err := tsverify.VerifyToken(tok, &c.verify)
