@@ -6,8 +6,10 @@
 // attestation report binds both public keys (see PublicKeys.Marshal), so a
 // peer that has verified the report knows whom it talks to. Every message is
 // an Envelope signed by its sender over a domain-separated encoding of
-// (version, kind, key id, session id, round, sender, receiver, encrypted
-// flag, payload). Confidential payloads (key-generation shares, OT and
+// (version, kind, key id, session id, round, sender, receiver, payload
+// flag, payload), or, for a payload that opens a hash commitment the sender
+// signed earlier, over the commitment instead of the payload (see
+// SealCommitted). Confidential payloads (key-generation shares, OT and
 // presigning messages) are encrypted to the receiver's HPKE key: through a
 // pairwise channel secret that the sender encapsulates once and a fresh
 // AES-256-GCM key per message bound to the header (see channel.go), so a
@@ -257,10 +259,9 @@ func OpenCommitted(e *Envelope, from PublicKeys, want Header, commitment []byte)
 	if len(commitment) == 0 || len(commitment) > MaxCommitment {
 		return nil, fmt.Errorf("%w: commitment of %d bytes", ErrAuth, len(commitment))
 	}
-	e.commitment = commitment
-	ok := verifyEnvelope(from.Sign, e)
-	e.commitment = nil
-	if !ok {
+	c := *e
+	c.commitment = commitment
+	if !verifyEnvelope(from.Sign, &c) {
 		return nil, fmt.Errorf("%w: bad signature from node %d", ErrAuth, e.Sender)
 	}
 	return e.Payload, nil
