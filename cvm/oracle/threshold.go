@@ -516,6 +516,25 @@ func (o *Oracle) openRound(msgs []wire.RoundMessage, kind uint8, keyID, sid [32]
 // openEnvelope decodes an envelope and checks it against want with the
 // sender's identity key.
 func (o *Oracle) openEnvelope(raw []byte, want peer.Header) ([]byte, error) {
+	return o.open(raw, want, func(e *peer.Envelope, from peer.PublicKeys) ([]byte, error) {
+		return peer.Open(e, from, want, o.identity)
+	})
+}
+
+// openCommitted decodes an envelope that opens a commitment and checks its
+// signature over the commitment; the caller checks the payload against it.
+func (o *Oracle) openCommitted(raw []byte, want peer.Header, commitment []byte) ([]byte, error) {
+	if commitment == nil {
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("no commitment from node %d to open", want.Sender)}
+	}
+	return o.open(raw, want, func(e *peer.Envelope, from peer.PublicKeys) ([]byte, error) {
+		return peer.OpenCommitted(e, from, want, commitment)
+	})
+}
+
+// open decodes an envelope from want.Sender and checks it with check,
+// given the sender's identity keys; failures name the sender.
+func (o *Oracle) open(raw []byte, want peer.Header, check func(*peer.Envelope, peer.PublicKeys) ([]byte, error)) ([]byte, error) {
 	var e peer.Envelope
 	if err := e.Unmarshal(raw); err != nil {
 		return nil, culprit(want.Sender, "envelope", err)
@@ -532,30 +551,7 @@ func (o *Oracle) openEnvelope(raw []byte, want peer.Header) ([]byte, error) {
 		}
 		from = p
 	}
-	p, err := peer.Open(&e, from, want, o.identity)
-	if err != nil {
-		return nil, culprit(want.Sender, "authentication", err)
-	}
-	return p, nil
-}
-
-// openCommitted decodes an envelope that opens a commitment and checks its
-// signature over the commitment; the caller checks the payload against it.
-func (o *Oracle) openCommitted(raw []byte, want peer.Header, commitment []byte) ([]byte, error) {
-	if commitment == nil {
-		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("no commitment from node %d to open", want.Sender)}
-	}
-	var e peer.Envelope
-	if err := e.Unmarshal(raw); err != nil {
-		return nil, culprit(want.Sender, "envelope", err)
-	}
-	o.mu.Lock()
-	from, ok := o.peers[want.Sender]
-	o.mu.Unlock()
-	if !ok {
-		return nil, &wire.Error{Code: wire.CodeNotReady, Message: fmt.Sprintf("no identity key for node %d", want.Sender)}
-	}
-	p, err := peer.OpenCommitted(&e, from, want, commitment)
+	p, err := check(&e, from)
 	if err != nil {
 		return nil, culprit(want.Sender, "authentication", err)
 	}
