@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"sync"
 
 	"github.com/cc-tsa/cc-tsa/cvm/peer"
@@ -70,6 +71,9 @@ func (o *Oracle) Peers(req *wire.PeersRequest) error {
 		}
 		o.peers[id] = k
 	}
+	members := maps.Clone(o.peers)
+	members[o.cfg.NodeID] = o.identity.Public()
+	o.epoch = membershipDigest(o.cfg.Nodes, o.cfg.Threshold, 0, members)
 	o.log.Info("peers verified", "peers", len(keys), "attestation", o.attestation().String())
 	return nil
 }

@@ -107,10 +107,12 @@ type Oracle struct {
 	identity *peer.Identity
 	whole    *wholeKeys // development mode only
 
-	mu       sync.Mutex
-	state    wire.State
-	th       *thresholdKeys // threshold mode, after the ceremony
-	peers    map[uint8]peer.PublicKeys
+	mu    sync.Mutex
+	state wire.State
+	th    *thresholdKeys // threshold mode, after the ceremony
+	peers map[uint8]peer.PublicKeys
+	// epoch is the digest of the current membership (see epochID).
+	epoch    [32]byte
 	cer      *ceremony
 	ecdsaRef *tst.CertRef
 	mldsaRef *tst.CertRef
