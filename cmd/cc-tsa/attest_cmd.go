@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cc-tsa/cc-tsa/cvm/attest"
+	"github.com/cc-tsa/cc-tsa/cvm/membership"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
 	"github.com/cc-tsa/cc-tsa/wrapper/devca"
 	"github.com/cc-tsa/cc-tsa/wrapper/tsaserver"
@@ -74,7 +77,14 @@ func runAttest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	failed := 0
 	for _, n := range nodes {
-		rep, err := att.verify(n.Evidence, n.Identity, nonce)
+		claim, err := membership.ParseClaim(n.Claim)
+		if err == nil && (claim.Index != n.Node || !bytes.Equal(claim.Keys, n.Identity)) {
+			err = fmt.Errorf("the claim names node %d with other keys", claim.Index)
+		}
+		var rep *attest.Report
+		if err == nil {
+			rep, err = att.verify(n.Evidence, n.Claim, nonce)
+		}
 		if err != nil {
 			failed++
 			fmt.Fprintf(stdout, "node %d: REFUSED: %v\n", n.Node, err)
@@ -84,8 +94,8 @@ func runAttest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if rep.Simulated {
 			label = "SIMULATED (fake AMD roots: proves nothing about the platform)"
 		}
-		fmt.Fprintf(stdout, "node %d: OK  %s, measurement %x, chip %x…, VMPL %d, fresh for nonce %x…\n",
-			n.Node, label, rep.Measurement, rep.ChipID[:8], rep.VMPL, nonce[:8])
+		fmt.Fprintf(stdout, "node %d: OK  %s, measurement %x, chip %x…, VMPL %d, cluster %x… epoch %d, fresh for nonce %x…\n",
+			n.Node, label, rep.Measurement, rep.ChipID[:8], rep.VMPL, claim.Cluster[:8], claim.Epoch, nonce[:8])
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d oracles failed attestation", failed, len(nodes))

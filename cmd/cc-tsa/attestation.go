@@ -9,7 +9,7 @@ import (
 	"os"
 
 	"github.com/cc-tsa/cc-tsa/cvm/attest"
-	"github.com/cc-tsa/cc-tsa/cvm/peer"
+	"github.com/cc-tsa/cc-tsa/cvm/membership"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
 )
 
@@ -98,38 +98,41 @@ func newAttestation(kind, measurementHex string, vmpl uint, device bool) (*attes
 func (a *attestation) Kind() wire.Attestation { return a.kind }
 
 // Evidence implements oracle.Attester: a report whose REPORT_DATA binds the
-// node's identity keys and the nonce.
-func (a *attestation) Evidence(identity []byte, nonce [wire.NonceSize]byte) ([]byte, error) {
+// node's membership claim (which holds its identity keys) and the nonce,
+// as attest.ReportData(claim, "", nonce).
+func (a *attestation) Evidence(claim []byte, nonce [wire.NonceSize]byte) ([]byte, error) {
 	if a.attester == nil {
 		return nil, errors.New("no attestation device")
 	}
-	pk, err := peer.ParsePublicKeys(identity)
-	if err != nil {
+	if _, err := membership.ParseClaim(claim); err != nil {
 		return nil, err
 	}
-	ev, err := a.attester.Attest(attest.ReportData(pk.Sign, pk.KEM, nonce[:]))
+	ev, err := a.attester.Attest(attest.ReportData(claim, nil, nonce[:]))
 	if err != nil {
 		return nil, err
 	}
 	return ev.Marshal()
 }
 
-// VerifyPeer implements oracle.Attester.
-func (a *attestation) VerifyPeer(evidence, identity []byte, nonce [wire.NonceSize]byte) error {
-	_, err := a.verify(evidence, identity, nonce)
-	return err
+// VerifyPeer implements oracle.Attester: it returns the peer's CHIP_ID.
+func (a *attestation) VerifyPeer(evidence, claim []byte, nonce [wire.NonceSize]byte) ([]byte, error) {
+	rep, err := a.verify(evidence, claim, nonce)
+	if err != nil {
+		return nil, err
+	}
+	return rep.ChipID[:], nil
 }
 
-func (a *attestation) verify(evidence, identity []byte, nonce [wire.NonceSize]byte) (*attest.Report, error) {
+// verify checks evidence for a membership claim and nonce.
+func (a *attestation) verify(evidence, claim []byte, nonce [wire.NonceSize]byte) (*attest.Report, error) {
 	ev, err := attest.UnmarshalEvidence(evidence)
 	if err != nil {
 		return nil, err
 	}
-	pk, err := peer.ParsePublicKeys(identity)
-	if err != nil {
+	if _, err := membership.ParseClaim(claim); err != nil {
 		return nil, err
 	}
-	return a.verifier.VerifyKeys(ev, pk.Sign, pk.KEM, nonce[:])
+	return a.verifier.VerifyKeys(ev, claim, nil, nonce[:])
 }
 
 // check verifies a Hello for the coordinator and returns the measurement.
@@ -137,7 +140,7 @@ func (a *attestation) check(h *wire.Hello, nonce [wire.NonceSize]byte) ([]byte, 
 	if h.Attestation != a.kind {
 		return nil, fmt.Errorf("node %d attests with %v, policy requires %v", h.NodeID, h.Attestation, a.kind)
 	}
-	rep, err := a.verify(h.Evidence, h.Identity, nonce)
+	rep, err := a.verify(h.Evidence, membership.ClaimOf(h).Marshal(), nonce)
 	if err != nil {
 		return nil, err
 	}

@@ -198,7 +198,9 @@ func runDevSingle(ctx context.Context, sup *supervisor, listen string, stdout io
 
 func runDevCluster(ctx context.Context, sup *supervisor, listen string, n, t int, stdout io.Writer, log *slog.Logger) error {
 	log.Warn("DEVELOPMENT MODE: oracles are local processes and their SEV-SNP attestation is SIMULATED")
-	nodeFlags := []string{"--nodes", strconv.Itoa(n), "--threshold", strconv.Itoa(t), "--attest", "simulated",
+	// A killed development oracle may be replaced after 2 s of silence
+	// (production default: oracle.DefaultSilenceBeforeChange).
+	nodeFlags := []string{"--nodes", strconv.Itoa(n), "--threshold", strconv.Itoa(t), "--attest", "simulated", "--silence-before-change", "2s",
 		"--tsa-cn", fmt.Sprintf("CC-TSA development TSA (%d-of-%d threshold, SIMULATED SEV-SNP)", t, n)}
 	var addrs []string
 	for id := 1; id <= n; id++ {

@@ -28,6 +28,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	id := fs.Uint("id", 0, "this oracle's node id (1..nodes) in a threshold cluster; 0: single-oracle development mode")
 	nodes := fs.Uint("nodes", 0, "cluster size")
 	threshold := fs.Uint("threshold", 0, "signers per token")
+	silence := fs.Duration("silence-before-change", oracle.DefaultSilenceBeforeChange, "how long a node index must have been silent before this oracle endorses replacing it (a guard against mistakes, not a security boundary)")
 	attestKind := fs.String("attest", "simulated", "attestation: simulated (fake SEV-SNP device, development) or sev-snp (hardware)")
 	measurement := fs.String("measurement", "", "pinned launch measurement (hex) that peers must attest to (default for simulated: SHA-384 of this binary)")
 	vmpl := fs.Uint("vmpl", 0, "VMPL the oracle runs at and requires of its peers")
@@ -78,6 +79,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			log.Warn("attestation is SIMULATED: a fake SEV-SNP device signs the reports; they prove nothing about the platform")
 		}
 		cfg.NodeID, cfg.Nodes, cfg.Threshold = uint8(*id), uint8(*nodes), uint8(*threshold)
+		cfg.SilenceBeforeChange = *silence
 		cfg.Attester, cfg.MLDSAPool = att, *pool
 		if tc != nil {
 			// The cross-node check: the node's clock must agree with at

@@ -86,7 +86,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		// Learn and check every oracle's attested identity: the
 		// coordinator relays envelopes signed with those keys.
-		if _, _, _, err := coordinator.Attest(ctx, nodes, att.check); err != nil {
+		if _, _, _, _, err := coordinator.Attest(ctx, nodes, att.check, nil); err != nil {
 			return fmt.Errorf("attesting the oracles: %w", err)
 		}
 		for _, st := range statuses {

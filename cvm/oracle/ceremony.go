@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"fmt"
-	"maps"
 	"sync"
 
 	"github.com/cc-tsa/cc-tsa/cvm/peer"
@@ -12,71 +11,6 @@ import (
 	tecdsa "github.com/cc-tsa/cc-tsa/dkg/ecdsa"
 	"github.com/cc-tsa/cc-tsa/dkg/mldsa"
 )
-
-// Hello returns the oracle's identity and attestation evidence that binds
-// it to nonce.
-func (o *Oracle) Hello(nonce [wire.NonceSize]byte) (*wire.Hello, error) {
-	id := o.identity.Public().Marshal()
-	h := &wire.Hello{NodeID: o.cfg.NodeID, Nodes: o.cfg.Nodes, Threshold: o.cfg.Threshold, Attestation: o.attestation(), Identity: id}
-	if o.cfg.Attester != nil {
-		ev, err := o.cfg.Attester.Evidence(id, nonce)
-		if err != nil {
-			o.log.Error("attestation failed", "err", err)
-			return nil, &wire.Error{Code: wire.CodeInternal, Message: "attestation: " + err.Error()}
-		}
-		h.Evidence = ev
-	}
-	return h, nil
-}
-
-// Peers verifies every peer's attestation itself and records the peers'
-// identity keys. A peer whose evidence fails is refused and named.
-func (o *Oracle) Peers(req *wire.PeersRequest) error {
-	if o.whole != nil {
-		return &wire.Error{Code: wire.CodeBadRequest, Message: "a single oracle has no peers"}
-	}
-	keys := make(map[uint8]peer.PublicKeys, len(req.Peers))
-	for _, h := range req.Peers {
-		if h.NodeID == o.cfg.NodeID {
-			if !bytes.Equal(h.Identity, o.identity.Public().Marshal()) {
-				return &wire.Error{Code: wire.CodeRefused, Message: "the hello given for this node is not this oracle's"}
-			}
-			continue
-		}
-		if h.Nodes != o.cfg.Nodes || h.Threshold != o.cfg.Threshold || h.NodeID > o.cfg.Nodes {
-			return &wire.Error{Code: wire.CodeRefused, Message: fmt.Sprintf("node %d is configured %d-of-%d, this oracle %d-of-%d", h.NodeID, h.Threshold, h.Nodes, o.cfg.Threshold, o.cfg.Nodes)}
-		}
-		if h.Attestation != o.attestation() {
-			return &wire.Error{Code: wire.CodeRefused, Message: fmt.Sprintf("node %d attests with %v, this oracle requires %v", h.NodeID, h.Attestation, o.attestation())}
-		}
-		if o.cfg.Attester != nil {
-			if err := o.cfg.Attester.VerifyPeer(h.Evidence, h.Identity, req.Nonce); err != nil {
-				o.log.Warn("peer attestation refused", "peer", h.NodeID, "err", err)
-				return &wire.Error{Code: wire.CodeRefused, Message: fmt.Sprintf("culprit node %d: attestation refused: %v", h.NodeID, err)}
-			}
-		}
-		pk, err := peer.ParsePublicKeys(h.Identity)
-		if err != nil {
-			return &wire.Error{Code: wire.CodeRefused, Message: fmt.Sprintf("culprit node %d: %v", h.NodeID, err)}
-		}
-		keys[h.NodeID] = pk
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for id, k := range keys {
-		if old, ok := o.peers[id]; ok && !bytes.Equal(old.Marshal(), k.Marshal()) && o.th != nil {
-			// A replaced node: its new identity must be attested like any
-			// other; the keys it will hold come from re-sharing.
-			o.log.Info("peer identity changed", "peer", id)
-		}
-		o.peers[id] = k
-	}
-	members := maps.Clone(o.peers)
-	members[o.cfg.NodeID] = o.identity.Public()
-	o.epoch = membershipDigest(o.cfg.Nodes, o.cfg.Threshold, 0, members)
-	o.log.Info("peers verified", "peers", len(keys), "attestation", o.attestation().String())
-	return nil
-}
 
 // ceremony is this oracle's state in the key ceremony.
 type ceremony struct {
@@ -133,6 +67,8 @@ func (o *Oracle) Relay(req *wire.RelayRequest) (*wire.RelayResponse, error) {
 		return o.pairSetupStep(req)
 	case wire.ProtoTimeCheck:
 		return o.timeCheckStep(req)
+	case wire.ProtoMembership:
+		return o.membershipStep(req)
 	}
 	return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "unknown protocol"}
 }
@@ -226,12 +162,12 @@ func (o *Oracle) mldsaDKGStep(c *ceremony, req *wire.RelayRequest) (*wire.RelayR
 	if req.Session != c.mldsaSID || req.Step != c.mldsaStep+1 {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("ML-DSA DKG step %d is not expected (at step %d)", req.Step, c.mldsaStep)}
 	}
-	var zero [32]byte
-	out := &outbox{o: o, kind: envMLDSADKG, keyID: zero, sid: req.Session, round: uint16(req.Step)}
+	epoch := o.epochID()
+	out := &outbox{o: o, kind: envMLDSADKG, keyID: epoch, sid: req.Session, round: uint16(req.Step)}
 	var in []inbound
 	if req.Step > 1 {
 		var err error
-		if in, err = o.openInbound(req.Inbound, envMLDSADKG, zero, req.Session, uint16(req.Step-1)); err != nil {
+		if in, err = o.openInbound(req.Inbound, envMLDSADKG, epoch, req.Session, uint16(req.Step-1)); err != nil {
 			c.abort()
 			return nil, err
 		}

@@ -61,12 +61,12 @@ func (o *Oracle) ecdsaDKGStep(c *ceremony, req *wire.RelayRequest) (*wire.RelayR
 	if req.Session != c.ecdsaSID || req.Step != c.ecdsaStep+1 {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("ECDSA DKG step %d is not expected (at step %d)", req.Step, c.ecdsaStep)}
 	}
-	var zero [32]byte
-	out := &outbox{o: o, kind: envECDSADKG, keyID: zero, sid: req.Session, round: uint16(req.Step)}
+	epoch := o.epochID()
+	out := &outbox{o: o, kind: envECDSADKG, keyID: epoch, sid: req.Session, round: uint16(req.Step)}
 	var in []inbound
 	if req.Step > 1 {
 		var err error
-		if in, err = o.openInbound(req.Inbound, envECDSADKG, zero, req.Session, uint16(req.Step-1)); err != nil {
+		if in, err = o.openInbound(req.Inbound, envECDSADKG, epoch, req.Session, uint16(req.Step-1)); err != nil {
 			c.ecdsaDKG = nil
 			return nil, err
 		}

@@ -65,12 +65,14 @@ const (
 type Attester interface {
 	// Kind says what backs the evidence.
 	Kind() wire.Attestation
-	// Evidence returns evidence whose report data binds identity (the
-	// oracle's public identity keys) and nonce.
-	Evidence(identity []byte, nonce [wire.NonceSize]byte) ([]byte, error)
-	// VerifyPeer checks a peer's evidence for identity and nonce, against
-	// the attestation policy (trusted roots, measurement, debug, TCB).
-	VerifyPeer(evidence, identity []byte, nonce [wire.NonceSize]byte) error
+	// Evidence returns evidence whose report data binds statement (the
+	// oracle's encoded membership claim, which holds its identity keys)
+	// and nonce.
+	Evidence(statement []byte, nonce [wire.NonceSize]byte) ([]byte, error)
+	// VerifyPeer checks a peer's evidence for statement and nonce, against
+	// the attestation policy (trusted roots, measurement, debug, TCB), and
+	// returns the CHIP_ID it reports (empty if the platform masks it).
+	VerifyPeer(evidence, statement []byte, nonce [wire.NonceSize]byte) (chip []byte, err error)
 }
 
 // Config configures an oracle.
@@ -98,6 +100,15 @@ type Config struct {
 	// clock only while its peers agree).
 	CrossCheck *crosscheck.Checker
 	OnVerdict  func(ok bool, detail string)
+	// SilenceBeforeChange is how long a node index must have sent no
+	// authenticated message before this oracle endorses replacing its
+	// identity (0 means DefaultSilenceBeforeChange). It guards against
+	// mistakes only: the coordinator decides what an oracle hears.
+	SilenceBeforeChange time.Duration
+	// ChangeWindow is the window in which this oracle takes part in at
+	// most Nodes − Threshold membership changes (0 means
+	// DefaultChangeWindow).
+	ChangeWindow time.Duration
 }
 
 // Oracle is one signing oracle. Its methods are safe for concurrent use.
@@ -113,6 +124,7 @@ type Oracle struct {
 	peers map[uint8]peer.PublicKeys
 	// epoch is the digest of the current membership (see epochID).
 	epoch    [32]byte
+	ms       membershipState
 	cer      *ceremony
 	ecdsaRef *tst.CertRef
 	mldsaRef *tst.CertRef
@@ -149,6 +161,13 @@ func New(cfg Config) (*Oracle, error) {
 		peers:    make(map[uint8]peer.PublicKeys),
 		sessions: make(map[wire.SessionID]*session),
 		seen:     newReplayRecord(),
+		ms:       membershipState{challenges: map[[wire.NonceSize]byte]time.Time{}, retired: map[[32]byte]bool{}},
+	}
+	if o.cfg.SilenceBeforeChange <= 0 {
+		o.cfg.SilenceBeforeChange = DefaultSilenceBeforeChange
+	}
+	if o.cfg.ChangeWindow <= 0 {
+		o.cfg.ChangeWindow = DefaultChangeWindow
 	}
 	if cfg.Nodes == 0 {
 		o.cfg.NodeID, o.cfg.Nodes, o.cfg.Threshold = 1, 1, 1
@@ -229,6 +248,9 @@ func (o *Oracle) Status() *wire.Status {
 		ClockAccuracyMicros: ceilMicros(r.Accuracy),
 		TSAName:             o.cfg.TSAName,
 		CertsInstalled:      o.ecdsaRef != nil,
+	}
+	if m := o.ms.current; m != nil {
+		st.Cluster, st.Epoch = m.Cluster, m.Epoch
 	}
 	switch {
 	case o.whole != nil:

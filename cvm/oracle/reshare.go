@@ -18,6 +18,12 @@ import (
 // subset secrets the target belongs to and its ECDSA re-sharing
 // contribution; in step 2 the target assembles and checks its shares. The
 // public keys do not change.
+//
+// No secret leaves a helper unless the target index's identity joined the
+// membership in the current epoch through the membership protocol (which
+// checked that identity's freshness and attestation), and every envelope
+// binds the current membership's digest, so helpers and target agree on
+// who holds which index.
 func (o *Oracle) reshareStep(c *ceremony, req *wire.RelayRequest) (*wire.RelayResponse, error) {
 	if len(req.Params) != 1+int(o.cfg.Threshold) {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "re-share parameters"}
@@ -26,9 +32,12 @@ func (o *Oracle) reshareStep(c *ceremony, req *wire.RelayRequest) (*wire.RelayRe
 	if target == 0 || target > o.cfg.Nodes || slices.Contains(helpers, target) || !slices.IsSorted(helpers) {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("re-share of node %d by %v", target, helpers)}
 	}
-	var zero [32]byte
-	out := &outbox{o: o, kind: wire.EnvReshare, keyID: zero, sid: req.Session, round: uint16(req.Step)}
+	epoch := o.epochID()
+	out := &outbox{o: o, kind: wire.EnvReshare, keyID: epoch, sid: req.Session, round: uint16(req.Step)}
 	self := o.cfg.NodeID
+	if err := o.joinedThisEpoch(target); err != nil {
+		return nil, err
+	}
 	switch {
 	case req.Step == 1 && self == target:
 		o.mu.Lock()
@@ -83,7 +92,7 @@ func (o *Oracle) reshareStep(c *ceremony, req *wire.RelayRequest) (*wire.RelayRe
 	case req.Step == 2 && self == target:
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		in, err := o.openInbound(req.Inbound, wire.EnvReshare, zero, req.Session, 1)
+		in, err := o.openInbound(req.Inbound, wire.EnvReshare, epoch, req.Session, 1)
 		if err != nil {
 			return nil, err
 		}
@@ -155,6 +164,12 @@ func (o *Oracle) reshareStep(c *ceremony, req *wire.RelayRequest) (*wire.RelayRe
 		if err != nil {
 			return nil, &wire.Error{Code: wire.CodeRefused, Message: "assembling the ML-DSA share: " + err.Error()}
 		}
+		o.mu.Lock()
+		floor := o.ms.usedFloor
+		o.mu.Unlock()
+		// The session count travels with the change: the new share starts
+		// at the highest count its endorsers reported.
+		ms.RestoreSessionCount(floor)
 		es, err := tecdsa.NewReplacementShare(int(self), contribs)
 		if err != nil {
 			ms.Zeroize()
@@ -269,3 +284,15 @@ func (k *thresholdKeys) pair(id wire.PresignID, remove bool) *tecdsa.PairSetup {
 }
 
 func (k *thresholdKeys) dropPair(id wire.PresignID) { lookup(&k.mu, k.pairs, id, true) }
+
+// joinedThisEpoch checks that node index target's identity became a member
+// in the current epoch, by a membership change.
+func (o *Oracle) joinedThisEpoch(target uint8) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	m := o.ms.current
+	if m == nil || m.Epoch == 0 || target == 0 || target > wire.MaxSigners || o.ms.joined[target] != m.Epoch {
+		return &wire.Error{Code: wire.CodeRefused, Message: fmt.Sprintf("node %d did not join in this epoch: shares go only to an identity the membership protocol admitted", target)}
+	}
+	return nil
+}

@@ -193,10 +193,11 @@ func (o *Oracle) handle(f wire.Frame) (wire.Frame, error) {
 		}
 		return frame(wire.TypeAttachResponse, resp)
 	case wire.TypeHelloRequest:
-		if len(f.Payload) != wire.NonceSize {
-			return wire.Frame{}, fmt.Errorf("%w: hello request needs a %d-byte nonce", wire.ErrMessage, wire.NonceSize)
+		var req wire.HelloRequest
+		if err := req.Unmarshal(f.Payload); err != nil {
+			return wire.Frame{}, err
 		}
-		h, err := o.Hello([wire.NonceSize]byte(f.Payload))
+		h, err := o.Hello(&req)
 		if err != nil {
 			return wire.Frame{}, err
 		}

@@ -555,6 +555,7 @@ func (o *Oracle) open(raw []byte, want peer.Header, check func(*peer.Envelope, p
 	if err != nil {
 		return nil, culprit(want.Sender, "authentication", err)
 	}
+	o.heardFrom(want.Sender)
 	return p, nil
 }
 

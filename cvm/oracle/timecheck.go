@@ -17,12 +17,12 @@ func (o *Oracle) timeCheckStep(req *wire.RelayRequest) (*wire.RelayResponse, err
 	if cc == nil {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "this oracle runs no cross-node time check"}
 	}
-	var zero [32]byte
-	out := &outbox{o: o, kind: wire.EnvTimeCheck, keyID: zero, sid: req.Session, round: uint16(req.Step)}
+	epoch := o.epochID()
+	out := &outbox{o: o, kind: wire.EnvTimeCheck, keyID: epoch, sid: req.Session, round: uint16(req.Step)}
 	var in []inbound
 	if req.Step > 1 {
 		var err error
-		if in, err = o.openInbound(req.Inbound, wire.EnvTimeCheck, zero, req.Session, uint16(req.Step-1)); err != nil {
+		if in, err = o.openInbound(req.Inbound, wire.EnvTimeCheck, epoch, req.Session, uint16(req.Step-1)); err != nil {
 			return nil, err
 		}
 	}

@@ -12,19 +12,91 @@ const (
 	MaxEnvelope     = MaxRoundPayload + 512
 	MaxEnvelopes    = 64
 	MaxRelayResult  = 64 << 10
-	MaxRelayParams  = 4 << 10
+	MaxRelayParams  = 60 << 10
 	RelaySessionLen = 32
 )
 
 // Hello introduces an oracle: its identity keys and attestation evidence
-// whose REPORT_DATA binds those keys and the requester's nonce.
+// whose REPORT_DATA binds its membership claim (cluster, epoch, node index,
+// cluster shape and identity keys; see package membership) and the
+// requester's nonce.
 type Hello struct {
 	NodeID      uint8
 	Nodes       uint8
 	Threshold   uint8
 	Attestation Attestation
-	Identity    []byte // peer.PublicKeys.Marshal()
-	Evidence    []byte // attest.Evidence, marshalled; empty when AttestationNone
+	// Cluster and Epoch are the membership the oracle is in or, if it is
+	// not a member yet, applies for (all zero at the key ceremony).
+	Cluster  [32]byte
+	Epoch    uint64
+	Identity []byte // peer.PublicKeys.Marshal()
+	Evidence []byte // attest.Evidence, marshalled; empty when AttestationNone
+}
+
+// HelloRequest asks an oracle for its Hello, made for Nonce. Cluster and
+// Epoch say which membership an oracle that is not a member yet applies
+// for; a member ignores them and claims its own.
+type HelloRequest struct {
+	Nonce   [NonceSize]byte
+	Cluster [32]byte
+	Epoch   uint64
+}
+
+// Marshal encodes r.
+func (r *HelloRequest) Marshal() ([]byte, error) {
+	var b cryptobyte.Builder
+	b.AddBytes(r.Nonce[:])
+	b.AddBytes(r.Cluster[:])
+	b.AddUint64(r.Epoch)
+	return b.Bytes()
+}
+
+// Unmarshal decodes p into r.
+func (r *HelloRequest) Unmarshal(p []byte) error {
+	in := cryptobyte.String(p)
+	var nonce, cluster []byte
+	var v HelloRequest
+	if !in.ReadBytes(&nonce, NonceSize) || !in.ReadBytes(&cluster, 32) || !in.ReadUint64(&v.Epoch) || !in.Empty() {
+		return malformed("hello request")
+	}
+	copy(v.Nonce[:], nonce)
+	copy(v.Cluster[:], cluster)
+	*r = v
+	return nil
+}
+
+// Challenge is one verifier's contribution to the nonce of an attestation
+// round: its node index and a fresh random value it remembers.
+type Challenge struct {
+	Node  uint8
+	Value [NonceSize]byte
+}
+
+func addChallenges(b *cryptobyte.Builder, cs []Challenge) {
+	b.AddUint8(uint8(len(cs)))
+	for _, c := range cs {
+		b.AddUint8(c.Node)
+		b.AddBytes(c.Value[:])
+	}
+}
+
+// readChallenges reads challenges: at least one, at most MaxSigners, node
+// ids strictly ascending.
+func readChallenges(in *cryptobyte.String, out *[]Challenge) bool {
+	var n uint8
+	if !in.ReadUint8(&n) || n == 0 || n > MaxSigners {
+		return false
+	}
+	cs := make([]Challenge, n)
+	for i := range cs {
+		var v []byte
+		if !in.ReadUint8(&cs[i].Node) || !in.ReadBytes(&v, NonceSize) || cs[i].Node == 0 || (i > 0 && cs[i-1].Node >= cs[i].Node) {
+			return false
+		}
+		copy(cs[i].Value[:], v)
+	}
+	*out = cs
+	return true
 }
 
 // Marshal encodes h.
@@ -34,6 +106,8 @@ func (h *Hello) Marshal() ([]byte, error) {
 	b.AddUint8(h.Nodes)
 	b.AddUint8(h.Threshold)
 	b.AddUint8(uint8(h.Attestation))
+	b.AddBytes(h.Cluster[:])
+	b.AddUint64(h.Epoch)
 	addBytes16(&b, h.Identity)
 	addBytes24(&b, h.Evidence)
 	return b.Bytes()
@@ -44,11 +118,13 @@ func (h *Hello) Unmarshal(p []byte) error {
 	in := cryptobyte.String(p)
 	var v Hello
 	var att uint8
+	var cluster []byte
 	if !in.ReadUint8(&v.NodeID) || !in.ReadUint8(&v.Nodes) || !in.ReadUint8(&v.Threshold) || !in.ReadUint8(&att) ||
-		!readBytes16(&in, &v.Identity, MaxIdentity) || !readBytes24(&in, &v.Evidence, MaxEvidence) || !in.Empty() {
+		!in.ReadBytes(&cluster, 32) || !in.ReadUint64(&v.Epoch) || !readBytes16(&in, &v.Identity, MaxIdentity) || !readBytes24(&in, &v.Evidence, MaxEvidence) || !in.Empty() {
 		return malformed("hello")
 	}
 	v.Attestation = Attestation(att)
+	copy(v.Cluster[:], cluster)
 	if v.Attestation > AttestationSEVSNP || v.NodeID == 0 || v.NodeID > v.Nodes || v.Nodes > MaxSigners ||
 		v.Threshold == 0 || v.Threshold > v.Nodes || len(v.Identity) == 0 {
 		return malformed("hello: node %d of %d, threshold %d, attestation %d", v.NodeID, v.Nodes, v.Threshold, att)
@@ -57,17 +133,19 @@ func (h *Hello) Unmarshal(p []byte) error {
 	return nil
 }
 
-// PeersRequest tells an oracle who its peers are: their Hello messages,
-// made for Nonce. The oracle verifies each peer's attestation itself.
+// PeersRequest fixes the membership of the key ceremony: every node's
+// Hello, made for the nonce that Challenges combine (membership.Nonce). The
+// oracle checks that its own challenge is among them and verifies each
+// peer's attestation itself.
 type PeersRequest struct {
-	Nonce [NonceSize]byte
-	Peers []Hello
+	Challenges []Challenge
+	Peers      []Hello
 }
 
 // Marshal encodes r.
 func (r *PeersRequest) Marshal() ([]byte, error) {
 	var b cryptobyte.Builder
-	b.AddBytes(r.Nonce[:])
+	addChallenges(&b, r.Challenges)
 	b.AddUint8(uint8(len(r.Peers)))
 	for i := range r.Peers {
 		h, err := r.Peers[i].Marshal()
@@ -83,12 +161,10 @@ func (r *PeersRequest) Marshal() ([]byte, error) {
 func (r *PeersRequest) Unmarshal(p []byte) error {
 	in := cryptobyte.String(p)
 	var v PeersRequest
-	var nonce []byte
 	var n uint8
-	if !in.ReadBytes(&nonce, NonceSize) || !in.ReadUint8(&n) || n == 0 || n > MaxSigners {
+	if !readChallenges(&in, &v.Challenges) || !in.ReadUint8(&n) || n == 0 || n > MaxSigners {
 		return malformed("peers request")
 	}
-	copy(v.Nonce[:], nonce)
 	for i := 0; i < int(n); i++ {
 		var raw []byte
 		if !readBytes24(&in, &raw, MaxEvidence+MaxIdentity+64) {
@@ -122,9 +198,10 @@ const (
 	ProtoReshare      Protocol = 5 // hand a replacement node its shares
 	ProtoPairSetup    Protocol = 6 // ECDSA pairwise OT setup with a replacement node
 	ProtoTimeCheck    Protocol = 7 // one round of the cross-node time check
+	ProtoMembership   Protocol = 8 // challenges and membership changes
 )
 
-func (p Protocol) valid() bool { return p >= ProtoMLDSADKG && p <= ProtoTimeCheck }
+func (p Protocol) valid() bool { return p >= ProtoMLDSADKG && p <= ProtoMembership }
 
 func (p Protocol) String() string {
 	switch p {
@@ -142,6 +219,8 @@ func (p Protocol) String() string {
 		return "ECDSA pair setup"
 	case ProtoTimeCheck:
 		return "cross-node time check"
+	case ProtoMembership:
+		return "membership"
 	}
 	return "Protocol(?)"
 }
@@ -285,5 +364,121 @@ func (r *BeginCSRRequest) Unmarshal(p []byte) error {
 	copy(v.Presign[:], pid)
 	v.Signers = signers
 	*r = v
+	return nil
+}
+
+// Endorsement is one member's signed endorsement of a membership change
+// (see package membership): its node index, the ML-DSA signing sessions its
+// share has used, and its identity key's signature.
+type Endorsement struct {
+	Signer    uint8
+	Used      uint64
+	Signature []byte
+}
+
+// MaxEndorsementSignature bounds an endorsement's signature.
+const MaxEndorsementSignature = 256
+
+// Marshal encodes e.
+func (e *Endorsement) Marshal() ([]byte, error) {
+	var b cryptobyte.Builder
+	e.add(&b)
+	return b.Bytes()
+}
+
+func (e *Endorsement) add(b *cryptobyte.Builder) {
+	b.AddUint8(e.Signer)
+	b.AddUint64(e.Used)
+	addBytes8(b, e.Signature)
+}
+
+func (e *Endorsement) read(in *cryptobyte.String) bool {
+	return in.ReadUint8(&e.Signer) && in.ReadUint64(&e.Used) && readBytes8(in, &e.Signature, MaxEndorsementSignature) &&
+		e.Signer != 0 && len(e.Signature) > 0
+}
+
+// Unmarshal decodes p into e.
+func (e *Endorsement) Unmarshal(p []byte) error {
+	in := cryptobyte.String(p)
+	var v Endorsement
+	if !v.read(&in) || !in.Empty() {
+		return malformed("endorsement")
+	}
+	*e = v
+	return nil
+}
+
+// MemberChange is the parameter of the membership protocol's steps 2
+// (endorse) and 3 (commit): the node index whose identity changes, the
+// challenges of the attestation round, the joining oracle's Hello (made for
+// the round's nonce, applying for the next epoch), and for step 3 the
+// endorsements and the Hellos of the current members that the joining
+// oracle checks.
+type MemberChange struct {
+	Index        uint8
+	Challenges   []Challenge
+	Joiner       Hello
+	Endorsements []Endorsement
+	Members      []Hello
+}
+
+// Marshal encodes c.
+func (c *MemberChange) Marshal() ([]byte, error) {
+	var b cryptobyte.Builder
+	b.AddUint8(c.Index)
+	addChallenges(&b, c.Challenges)
+	j, err := c.Joiner.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	addBytes24(&b, j)
+	b.AddUint8(uint8(len(c.Endorsements)))
+	for i := range c.Endorsements {
+		c.Endorsements[i].add(&b)
+	}
+	b.AddUint8(uint8(len(c.Members)))
+	for i := range c.Members {
+		h, err := c.Members[i].Marshal()
+		if err != nil {
+			return nil, err
+		}
+		addBytes24(&b, h)
+	}
+	return b.Bytes()
+}
+
+// Unmarshal decodes p into c.
+func (c *MemberChange) Unmarshal(p []byte) error {
+	in := cryptobyte.String(p)
+	var v MemberChange
+	var raw []byte
+	var ne, nm uint8
+	if !in.ReadUint8(&v.Index) || v.Index == 0 || !readChallenges(&in, &v.Challenges) ||
+		!readBytes24(&in, &raw, MaxEvidence+MaxIdentity+64) || v.Joiner.Unmarshal(raw) != nil ||
+		!in.ReadUint8(&ne) || ne > MaxSigners {
+		return malformed("membership change")
+	}
+	for i := 0; i < int(ne); i++ {
+		var e Endorsement
+		if !e.read(&in) {
+			return malformed("membership change: endorsement %d", i)
+		}
+		v.Endorsements = append(v.Endorsements, e)
+	}
+	if !in.ReadUint8(&nm) || nm > MaxSigners {
+		return malformed("membership change: members")
+	}
+	for i := 0; i < int(nm); i++ {
+		var h Hello
+		if !readBytes24(&in, &raw, MaxEvidence+MaxIdentity+64) || h.Unmarshal(raw) != nil ||
+			(i > 0 && v.Members[i-1].NodeID >= h.NodeID) {
+			return malformed("membership change: member %d", i)
+		}
+		v.Members = append(v.Members, h)
+	}
+	if !in.Empty() {
+		return malformed("membership change: trailing bytes")
+	}
+	*c = v
 	return nil
 }

@@ -21,7 +21,7 @@ const (
 	TypeAttachRequest   Type = 0x06 // wrapper → signer: AttachRequest
 	TypeEndRequest      Type = 0x07 // wrapper → signer: SessionID
 	TypeRelayRequest    Type = 0x08 // wrapper → oracle: RelayRequest
-	TypeHelloRequest    Type = 0x09 // wrapper → oracle: 32-byte nonce
+	TypeHelloRequest    Type = 0x09 // wrapper → oracle: HelloRequest
 	TypePeersRequest    Type = 0x0A // wrapper → oracle: PeersRequest
 	TypeBeginCSRRequest Type = 0x0B // wrapper → signer: BeginCSRRequest
 
@@ -339,6 +339,10 @@ type Status struct {
 	// Presignatures the number of live ECDSA presignatures (threshold mode).
 	MLDSAPool     uint16
 	Presignatures uint16
+	// Cluster and Epoch are the membership the oracle is a member of (all
+	// zero before the key ceremony fixes it).
+	Cluster [32]byte
+	Epoch   uint64
 }
 
 // Marshal encodes s.
@@ -362,6 +366,8 @@ func (s *Status) Marshal() ([]byte, error) {
 	addString8(&b, s.Label)
 	b.AddUint16(s.MLDSAPool)
 	b.AddUint16(s.Presignatures)
+	b.AddBytes(s.Cluster[:])
+	b.AddUint64(s.Epoch)
 	return b.Bytes()
 }
 
@@ -370,6 +376,7 @@ func (s *Status) Unmarshal(p []byte) error {
 	in := cryptobyte.String(p)
 	var st, mode, att uint8
 	var v Status
+	var cluster []byte
 	if !in.ReadUint8(&st) || !in.ReadUint8(&mode) || !in.ReadUint8(&v.NodeID) ||
 		!in.ReadUint8(&v.Threshold) || !in.ReadUint8(&v.Nodes) || !in.ReadUint8(&att) ||
 		!readBool(&in, &v.ClockTrusted) || !readString8(&in, &v.ClockSource, MaxLabel) ||
@@ -380,9 +387,11 @@ func (s *Status) Unmarshal(p []byte) error {
 		!readBytes8(&in, &v.ECDSAKeyID, KeyIdentifierLen) ||
 		!readBytes8(&in, &v.MLDSAKeyID, KeyIdentifierLen) ||
 		!readBool(&in, &v.CertsInstalled) || !readString8(&in, &v.Label, MaxLabel) ||
-		!in.ReadUint16(&v.MLDSAPool) || !in.ReadUint16(&v.Presignatures) || !in.Empty() {
+		!in.ReadUint16(&v.MLDSAPool) || !in.ReadUint16(&v.Presignatures) ||
+		!in.ReadBytes(&cluster, 32) || !in.ReadUint64(&v.Epoch) || !in.Empty() {
 		return malformed("status")
 	}
+	copy(v.Cluster[:], cluster)
 	v.State, v.Mode, v.Attestation = State(st), Mode(mode), Attestation(att)
 	switch {
 	case !v.State.valid():

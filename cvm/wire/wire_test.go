@@ -43,8 +43,8 @@ func samples(t testing.TB) map[Type][]byte {
 		TypeAttachRequest:  enc(&AttachRequest{Session: SessionID{3}, MLDSASignature: make([]byte, MaxMLDSASig)}),
 		TypeAttachResponse: enc(&AttachResponse{InnerToken: []byte{0x30, 0}, ECDSASignedAttrs: []byte{0x31, 0}, ECDSA: []byte{1, 2, 3}}),
 		TypeError:          enc(&Error{Code: CodeRefused, Message: "no"}),
-		TypeHello:          enc(&Hello{NodeID: 2, Nodes: 5, Threshold: 3, Attestation: AttestationSimulated, Identity: []byte{1, 2}, Evidence: []byte{3}}),
-		TypePeersRequest: enc(&PeersRequest{Nonce: [32]byte{1}, Peers: []Hello{
+		TypeHello:          enc(&Hello{NodeID: 2, Nodes: 5, Threshold: 3, Attestation: AttestationSimulated, Cluster: [32]byte{8}, Epoch: 3, Identity: []byte{1, 2}, Evidence: []byte{3}}),
+		TypePeersRequest: enc(&PeersRequest{Challenges: []Challenge{{Node: 1, Value: [32]byte{1}}, {Node: 4}}, Peers: []Hello{
 			{NodeID: 1, Nodes: 5, Threshold: 3, Identity: []byte{1}}, {NodeID: 4, Nodes: 5, Threshold: 3, Identity: []byte{2}}}}),
 		TypeRelayRequest:    enc(&RelayRequest{Protocol: ProtoECDSADKG, Session: [32]byte{5}, Step: 2, Params: []byte{1, 2, 3}, Inbound: [][]byte{{1}, {2, 3}}}),
 		TypeRelayResponse:   enc(&RelayResponse{Outbound: [][]byte{{9}}, Result: []byte{1}}),

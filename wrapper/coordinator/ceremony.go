@@ -14,6 +14,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cc-tsa/cc-tsa/cvm/membership"
 	"github.com/cc-tsa/cc-tsa/cvm/peer"
 	"github.com/cc-tsa/cc-tsa/cvm/tst"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
@@ -56,36 +57,71 @@ type CeremonyResult struct {
 	Hellos             []*wire.Hello
 }
 
-// Attest fetches every node's Hello for a fresh nonce, checks its
-// attestation and records its identity keys. It returns the Hellos in node
-// order and the common measurement.
-func Attest(ctx context.Context, nodes []*Node, check AttestationCheck) ([]*wire.Hello, [wire.NonceSize]byte, []byte, error) {
-	var nonce [wire.NonceSize]byte
-	rand.Read(nonce[:])
-	hellos, err := parallel(nodes, func(n *Node) (*wire.Hello, error) { return n.Client.Hello(ctx, nonce) })
+// Challenges asks every node for a fresh challenge; the nonce of an
+// attestation round combines them (membership.Nonce), so every oracle that
+// contributed one knows the round's evidence is fresh.
+func Challenges(ctx context.Context, nodes []*Node) ([]wire.Challenge, error) {
+	vals, err := parallel(nodes, func(n *Node) ([]byte, error) {
+		resp, err := n.Client.Relay(ctx, &wire.RelayRequest{Protocol: wire.ProtoMembership, Step: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(resp.Result) != wire.NonceSize {
+			return nil, fmt.Errorf("challenge of %d bytes", len(resp.Result))
+		}
+		return resp.Result, nil
+	})
 	if err != nil {
-		return nil, nonce, nil, fmt.Errorf("hello: %w", err)
+		return nil, fmt.Errorf("challenges: %w", err)
+	}
+	out := make([]wire.Challenge, len(nodes))
+	for i, n := range nodes {
+		out[i] = wire.Challenge{Node: n.ID(), Value: [wire.NonceSize]byte(vals[i])}
+	}
+	slices.SortFunc(out, func(a, b wire.Challenge) int { return int(a.Node) - int(b.Node) })
+	return out, nil
+}
+
+// Attest runs an attestation round: it collects every node's challenge,
+// fetches every node's Hello for the nonce they combine (a node that is not
+// a member yet applying for apply's cluster and epoch), checks each Hello's
+// attestation and records its identity keys. It returns the Hellos in node
+// order, the challenges, the nonce and the common measurement.
+func Attest(ctx context.Context, nodes []*Node, check AttestationCheck, apply *wire.HelloRequest) ([]*wire.Hello, []wire.Challenge, [wire.NonceSize]byte, []byte, error) {
+	var nonce [wire.NonceSize]byte
+	challenges, err := Challenges(ctx, nodes)
+	if err != nil {
+		return nil, nil, nonce, nil, err
+	}
+	nonce = membership.Nonce(challenges)
+	req := &wire.HelloRequest{Nonce: nonce}
+	if apply != nil {
+		req.Cluster, req.Epoch = apply.Cluster, apply.Epoch
+	}
+	hellos, err := parallel(nodes, func(n *Node) (*wire.Hello, error) { return n.Client.Hello(ctx, req) })
+	if err != nil {
+		return nil, nil, nonce, nil, fmt.Errorf("hello: %w", err)
 	}
 	var measurement []byte
 	for i, h := range hellos {
 		m, err := check(h, nonce)
 		if err != nil {
-			return nil, nonce, nil, &NodeError{Node: nodes[i].ID(), Err: fmt.Errorf("attestation refused: %w", err)}
+			return nil, nil, nonce, nil, &NodeError{Node: nodes[i].ID(), Err: fmt.Errorf("attestation refused: %w", err)}
 		}
 		if h.NodeID != nodes[i].ID() {
-			return nil, nonce, nil, &NodeError{Node: nodes[i].ID(), Err: fmt.Errorf("hello claims node %d", h.NodeID)}
+			return nil, nil, nonce, nil, &NodeError{Node: nodes[i].ID(), Err: fmt.Errorf("hello claims node %d", h.NodeID)}
 		}
 		if measurement != nil && !bytes.Equal(m, measurement) {
-			return nil, nonce, nil, &NodeError{Node: h.NodeID, Err: errors.New("attests to a different launch measurement than its peers")}
+			return nil, nil, nonce, nil, &NodeError{Node: h.NodeID, Err: errors.New("attests to a different launch measurement than its peers")}
 		}
 		measurement = m
 		pk, err := peer.ParsePublicKeys(h.Identity)
 		if err != nil {
-			return nil, nonce, nil, &NodeError{Node: h.NodeID, Err: err}
+			return nil, nil, nonce, nil, &NodeError{Node: h.NodeID, Err: err}
 		}
 		nodes[i].SetIdentity(pk)
 	}
-	return hellos, nonce, measurement, nil
+	return hellos, challenges, nonce, measurement, nil
 }
 
 // RunCeremony runs the key ceremony on all nodes: attestation, both
@@ -110,12 +146,12 @@ func RunCeremony(ctx context.Context, cfg CeremonyConfig) (*CeremonyResult, erro
 	res := &CeremonyResult{}
 
 	progress("attestation")
-	hellos, nonce, measurement, err := Attest(ctx, nodes, cfg.Attest)
+	hellos, challenges, _, measurement, err := Attest(ctx, nodes, cfg.Attest, nil)
 	if err != nil {
 		return nil, err
 	}
 	res.Hellos, res.Measurement = hellos, measurement
-	peersReq := &wire.PeersRequest{Nonce: nonce}
+	peersReq := &wire.PeersRequest{Challenges: challenges}
 	for _, h := range hellos {
 		peersReq.Peers = append(peersReq.Peers, *h)
 	}
@@ -367,7 +403,7 @@ func InstallCertificates(ctx context.Context, nodes []*Node, req *wire.InstallRe
 // left out; it fails only if none answers.
 func (c *Coordinator) Hellos(ctx context.Context, nonce [wire.NonceSize]byte) ([]*wire.Hello, error) {
 	nodes := c.Nodes()
-	hellos, errs := parallelAll(nodes, func(n *Node) (*wire.Hello, error) { return n.Client.Hello(ctx, nonce) })
+	hellos, errs := parallelAll(nodes, func(n *Node) (*wire.Hello, error) { return n.Client.Hello(ctx, &wire.HelloRequest{Nonce: nonce}) })
 	var out []*wire.Hello
 	var firstErr error
 	for i, h := range hellos {

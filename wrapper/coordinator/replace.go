@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/cc-tsa/cc-tsa/cvm/membership"
+	"github.com/cc-tsa/cc-tsa/cvm/peer"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
 	"github.com/cc-tsa/cc-tsa/wrapper/oracleclient"
 )
@@ -61,16 +63,10 @@ func (c *Coordinator) Replace(ctx context.Context, reps []Replacement, check Att
 	}
 	all := append(slices.Clone(live), targets...)
 	slices.SortFunc(all, func(a, b *Node) int { return int(a.ID()) - int(b.ID()) })
-	hellos, nonce, _, err := Attest(ctx, all, check)
-	if err != nil {
-		return err
-	}
-	peers := &wire.PeersRequest{Nonce: nonce}
-	for _, h := range hellos {
-		peers.Peers = append(peers.Peers, *h)
-	}
-	if _, err := parallel(all, func(n *Node) (struct{}, error) { return struct{}{}, n.Client.Peers(ctx, peers) }); err != nil {
-		return fmt.Errorf("peer attestation: %w", err)
+	for _, t := range targets {
+		if err := c.admit(ctx, live, t, check); err != nil {
+			return fmt.Errorf("admitting the replacement for node %d: %w", t.ID(), err)
+		}
 	}
 	helpers := live[:c.cfg.Threshold]
 	want := append(c.mldsaPub.Bytes(), c.ecdsaPubBytes()...)
@@ -146,4 +142,124 @@ func intIDs(set []*Node) []int {
 		out[i] = int(n.ID())
 	}
 	return out
+}
+
+// admit runs the membership protocol that gives node index t.ID() to the
+// replacement t: one attestation round among the live members and t (each
+// contributes a challenge), every live member's endorsement (each checks
+// the replacement itself), then the commit on the live members and on t,
+// which checks the members' evidence for its own challenge.
+func (c *Coordinator) admit(ctx context.Context, live []*Node, t *Node, check AttestationCheck) error {
+	st, err := live[0].Client.Status(ctx)
+	if err != nil {
+		return err
+	}
+	round := append(slices.Clone(live), t)
+	slices.SortFunc(round, func(a, b *Node) int { return int(a.ID()) - int(b.ID()) })
+	challenges, err := Challenges(ctx, round)
+	if err != nil {
+		return err
+	}
+	nonce := membership.Nonce(challenges)
+	hellos, err := parallel(round, func(n *Node) (*wire.Hello, error) {
+		req := &wire.HelloRequest{Nonce: nonce}
+		if n == t {
+			req.Cluster, req.Epoch = st.Cluster, st.Epoch+1
+		}
+		h, err := n.Client.Hello(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := check(h, nonce); err != nil {
+			return nil, fmt.Errorf("attestation refused: %w", err)
+		}
+		return h, nil
+	})
+	if err != nil {
+		return err
+	}
+	mc := &wire.MemberChange{Index: t.ID(), Challenges: challenges}
+	byID := map[uint8]*wire.Hello{}
+	for i, n := range round {
+		byID[n.ID()] = hellos[i]
+		if n == t {
+			mc.Joiner = *hellos[i]
+		}
+	}
+	params, err := mc.Marshal()
+	if err != nil {
+		return err
+	}
+	results, errs := parallelAll(live, func(n *Node) ([]byte, error) {
+		resp, err := n.Client.Relay(ctx, &wire.RelayRequest{Protocol: wire.ProtoMembership, Step: 2, Params: params})
+		if err != nil {
+			return nil, err
+		}
+		return resp.Result, nil
+	})
+	var refusals []error
+	for i, r := range results {
+		if errs[i] != nil {
+			refusals = append(refusals, &NodeError{Node: live[i].ID(), Err: errs[i]})
+			continue
+		}
+		var e wire.Endorsement
+		if err := e.Unmarshal(r); err != nil {
+			refusals = append(refusals, &NodeError{Node: live[i].ID(), Err: err})
+			continue
+		}
+		mc.Endorsements = append(mc.Endorsements, e)
+	}
+	if len(mc.Endorsements) < c.cfg.Threshold {
+		return fmt.Errorf("%d of %d endorsements: %w", len(mc.Endorsements), c.cfg.Threshold, errors.Join(refusals...))
+	}
+	if params, err = mc.Marshal(); err != nil {
+		return err
+	}
+	if _, err := parallel(live, func(n *Node) (*wire.RelayResponse, error) {
+		return n.Client.Relay(ctx, &wire.RelayRequest{Protocol: wire.ProtoMembership, Step: 3, Params: params})
+	}); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	// The joiner learns the current members: fresh Hellos from the live
+	// ones, and for indices that are down the identity they had (bound by
+	// the endorsements, which sign the whole next membership).
+	for id := uint8(1); id <= uint8(len(c.Nodes())); id++ {
+		if id == t.ID() {
+			continue
+		}
+		if h, ok := byID[id]; ok {
+			mc.Members = append(mc.Members, *h)
+			continue
+		}
+		n := c.node(id)
+		if n == nil || n.Identity() == nil {
+			return fmt.Errorf("node %d is down and its identity is unknown", id)
+		}
+		mc.Members = append(mc.Members, wire.Hello{NodeID: id, Nodes: st.Nodes, Threshold: st.Threshold, Attestation: st.Attestation,
+			Cluster: st.Cluster, Epoch: st.Epoch, Identity: n.Identity().Marshal()})
+	}
+	if params, err = mc.Marshal(); err != nil {
+		return err
+	}
+	if _, err := t.Client.Relay(ctx, &wire.RelayRequest{Protocol: wire.ProtoMembership, Step: 3, Params: params}); err != nil {
+		return &NodeError{Node: t.ID(), Err: fmt.Errorf("joining: %w", err)}
+	}
+	pk, err := peer.ParsePublicKeys(mc.Joiner.Identity)
+	if err != nil {
+		return err
+	}
+	t.SetIdentity(pk)
+	c.log.Info("membership changed", "node", t.ID(), "epoch", st.Epoch+1)
+	return nil
+}
+
+// node returns the configured node with id, or nil.
+func (c *Coordinator) node(id uint8) *Node {
+	for _, n := range c.Nodes() {
+		if n.ID() == id {
+			return n
+		}
+	}
+	return nil
 }

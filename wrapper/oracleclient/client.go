@@ -249,10 +249,10 @@ func (c *Client) End(ctx context.Context, id wire.SessionID) error {
 }
 
 // Hello asks the oracle for its identity and attestation evidence bound to
-// nonce.
-func (c *Client) Hello(ctx context.Context, nonce [wire.NonceSize]byte) (*wire.Hello, error) {
+// its membership claim and req.Nonce.
+func (c *Client) Hello(ctx context.Context, req *wire.HelloRequest) (*wire.Hello, error) {
 	var h wire.Hello
-	if err := c.roundTrip(ctx, wire.TypeHelloRequest, rawPayload(nonce[:]), wire.TypeHello, &h); err != nil {
+	if err := c.roundTrip(ctx, wire.TypeHelloRequest, req, wire.TypeHello, &h); err != nil {
 		return nil, err
 	}
 	return &h, nil

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cc-tsa/cc-tsa/cvm/membership"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
 	"github.com/cc-tsa/cc-tsa/wrapper/audit"
 	"github.com/cc-tsa/cc-tsa/wrapper/coordinator"
@@ -369,7 +370,10 @@ type AttestedNode struct {
 	Node        uint8  `json:"node"`
 	Attestation string `json:"attestation"`
 	Identity    []byte `json:"identity"` // peer.PublicKeys encoding
-	Evidence    []byte `json:"evidence"` // attest.Evidence encoding
+	// Claim is the membership claim the evidence binds (cluster, epoch,
+	// node index, shape and identity keys; membership.Claim encoding).
+	Claim    []byte `json:"claim"`
+	Evidence []byte `json:"evidence"` // attest.Evidence encoding
 }
 
 func (s *Server) handleAttest(w http.ResponseWriter, r *http.Request) {
@@ -387,7 +391,7 @@ func (s *Server) handleAttest(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]AttestedNode, 0, len(hellos))
 	for _, h := range hellos {
-		out = append(out, AttestedNode{Node: h.NodeID, Attestation: h.Attestation.String(), Identity: h.Identity, Evidence: h.Evidence})
+		out = append(out, AttestedNode{Node: h.NodeID, Attestation: h.Attestation.String(), Identity: h.Identity, Claim: membership.ClaimOf(h).Marshal(), Evidence: h.Evidence})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(out)

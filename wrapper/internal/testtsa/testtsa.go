@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cc-tsa/cc-tsa/cvm/attest"
 	"github.com/cc-tsa/cc-tsa/cvm/clock"
+	"github.com/cc-tsa/cc-tsa/cvm/membership"
 	"github.com/cc-tsa/cc-tsa/cvm/oracle"
 	"github.com/cc-tsa/cc-tsa/cvm/transport"
 	"github.com/cc-tsa/cc-tsa/cvm/tst"
@@ -154,6 +156,98 @@ type Cluster struct {
 	log        *slog.Logger
 	n, t, runs int
 	dir        string
+	cfg        ClusterConfig
+}
+
+// ClusterConfig configures StartClusterWith.
+type ClusterConfig struct {
+	Nodes, Threshold int
+	// Attested gives every oracle a simulated SEV-SNP device (each with
+	// its own random CHIP_ID) and makes the oracles and the coordinator
+	// verify each other's evidence; without it nothing is attested.
+	Attested bool
+	// SilenceBeforeChange is the oracles' guard before a node index may
+	// be replaced; 0 means one millisecond, so that tests can replace a
+	// node they just stopped.
+	SilenceBeforeChange time.Duration
+	// Coordinator adjusts the coordinator's configuration.
+	Coordinator []func(*coordinator.Config)
+}
+
+// SimulatedMeasurement is the launch measurement the simulated oracles of
+// an attested test cluster claim and require.
+func SimulatedMeasurement() [attest.MeasurementSize]byte {
+	var m [attest.MeasurementSize]byte
+	copy(m[:], "cc-tsa test cluster: SIMULATED measurement")
+	return m
+}
+
+// simAttestation is an oracle.Attester for attested test clusters: a
+// simulated SEV-SNP device and a verifier pinned to SimulatedMeasurement.
+// Evidence binds attest.ReportData(claim, "", nonce), as in cc-tsa node.
+type simAttestation struct {
+	dev *attest.Simulated // nil for the coordinator's check
+	ver *attest.Verifier
+}
+
+func newSimAttestation(device bool) (*simAttestation, error) {
+	roots, err := attest.SimulatedRoots()
+	if err != nil {
+		return nil, err
+	}
+	a := &simAttestation{}
+	if a.ver, err = attest.NewVerifier(attest.Policy{Roots: roots, Measurement: SimulatedMeasurement()}); err != nil {
+		return nil, err
+	}
+	if device {
+		if a.dev, err = attest.NewSimulated(attest.SimulatedConfig{Measurement: SimulatedMeasurement()}); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func (a *simAttestation) Kind() wire.Attestation { return wire.AttestationSimulated }
+
+func (a *simAttestation) Evidence(claim []byte, nonce [wire.NonceSize]byte) ([]byte, error) {
+	ev, err := a.dev.Attest(attest.ReportData(claim, nil, nonce[:]))
+	if err != nil {
+		return nil, err
+	}
+	return ev.Marshal()
+}
+
+func (a *simAttestation) VerifyPeer(evidence, claim []byte, nonce [wire.NonceSize]byte) ([]byte, error) {
+	ev, err := attest.UnmarshalEvidence(evidence)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := a.ver.VerifyKeys(ev, claim, nil, nonce[:])
+	if err != nil {
+		return nil, err
+	}
+	return rep.ChipID[:], nil
+}
+
+// check is the coordinator's attestation check of an attested cluster.
+func (a *simAttestation) check(h *wire.Hello, nonce [wire.NonceSize]byte) ([]byte, error) {
+	if _, err := a.VerifyPeer(h.Evidence, membership.ClaimOf(h).Marshal(), nonce); err != nil {
+		return nil, err
+	}
+	m := SimulatedMeasurement()
+	return m[:], nil
+}
+
+// check returns the coordinator's attestation check for this cluster.
+func (c *Cluster) check() coordinator.AttestationCheck {
+	if !c.cfg.Attested {
+		return noAttestation
+	}
+	a, err := newSimAttestation(false)
+	if err != nil {
+		return func(*wire.Hello, [wire.NonceSize]byte) ([]byte, error) { return nil, err }
+	}
+	return a.check
 }
 
 // startOracle starts a fresh oracle process-equivalent for node id on a
@@ -161,7 +255,19 @@ type Cluster struct {
 // Oracles, Clocks and Cancel.
 func (c *Cluster) startOracle(tb testing.TB, id int) *oracleclient.Client {
 	clk := &Clock{trusted: true}
-	o, err := oracle.New(oracle.Config{TSAName: c.name, Clock: clk, Logger: c.log, NodeID: uint8(id), Nodes: uint8(c.n), Threshold: uint8(c.t)})
+	ocfg := oracle.Config{TSAName: c.name, Clock: clk, Logger: c.log, NodeID: uint8(id), Nodes: uint8(c.n), Threshold: uint8(c.t),
+		SilenceBeforeChange: c.cfg.SilenceBeforeChange}
+	if ocfg.SilenceBeforeChange == 0 {
+		ocfg.SilenceBeforeChange = time.Millisecond
+	}
+	if c.cfg.Attested {
+		a, err := newSimAttestation(true)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ocfg.Attester = a
+	}
+	o, err := oracle.New(ocfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -195,7 +301,7 @@ func (c *Cluster) Replace(tb testing.TB, ids ...int) error {
 	for _, id := range ids {
 		reps = append(reps, coordinator.Replacement{ID: uint8(id), Client: c.startOracle(tb, id)})
 	}
-	return c.Coordinator.Replace(c.ctx, reps, noAttestation, coordinator.InstallRequestFor(c.ECDSACert, c.MLDSACert))
+	return c.Coordinator.Replace(c.ctx, reps, c.check(), coordinator.InstallRequestFor(c.ECDSACert, c.MLDSACert))
 }
 
 func noAttestation(*wire.Hello, [wire.NonceSize]byte) ([]byte, error) { return nil, nil }
@@ -204,6 +310,13 @@ func noAttestation(*wire.Hello, [wire.NonceSize]byte) ([]byte, error) { return n
 // certificates from the ceremony's CSRs and serves HTTP.
 func StartCluster(tb testing.TB, n, t int, opts ...func(*coordinator.Config)) *Cluster {
 	tb.Helper()
+	return StartClusterWith(tb, ClusterConfig{Nodes: n, Threshold: t, Coordinator: opts})
+}
+
+// StartClusterWith is StartCluster configured by cfg.
+func StartClusterWith(tb testing.TB, cfg ClusterConfig) *Cluster {
+	tb.Helper()
+	n, t, opts := cfg.Nodes, cfg.Threshold, cfg.Coordinator
 	ctx, cancelAll := context.WithCancel(context.Background())
 	tb.Cleanup(cancelAll)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -211,7 +324,7 @@ func StartCluster(tb testing.TB, n, t int, opts ...func(*coordinator.Config)) *C
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := &Cluster{ctx: ctx, name: name, log: log, n: n, t: t, dir: tb.TempDir()}
+	c := &Cluster{ctx: ctx, name: name, log: log, n: n, t: t, dir: tb.TempDir(), cfg: cfg}
 	var nodes []*coordinator.Node
 	for i := 1; i <= n; i++ {
 		cl := c.startOracle(tb, i)
@@ -220,7 +333,7 @@ func StartCluster(tb testing.TB, n, t int, opts ...func(*coordinator.Config)) *C
 	pollAll(ctx, nodes)
 	res, err := coordinator.RunCeremony(ctx, coordinator.CeremonyConfig{
 		Nodes: nodes, Threshold: t, Logger: log,
-		Attest: noAttestation,
+		Attest: c.check(),
 	})
 	if err != nil {
 		tb.Fatal(err)
