@@ -398,7 +398,10 @@ func (r *Refresh) Digest() [32]byte { return r.digest }
 // id, public key and confirmation state, and the old share's pairwise
 // material (moved, not copied); it zeroizes x in the old share, which is
 // unusable afterwards. No signing session may be running on the old share,
-// and Signers built on it must be discarded (they refuse new sessions).
+// and Signers built on it must be discarded: they refuse new sessions, but
+// presignatures already in their pool stay signable until consumed or
+// expired (they combine only within their own session, so they are of no
+// use to a former holder).
 // A digest mismatch aborts blaming the sender of the mismatching digest
 // (ErrRefreshDigest) and leaves the old share untouched.
 //
