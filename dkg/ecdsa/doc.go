@@ -33,6 +33,10 @@
 //     on three helpers, NewReplacementShare on the new node, a PairSetup
 //     between the new node and every other party, KeyShare.InstallPair on
 //     both sides, then the confirmations again.
+//   - Proactive refresh after a membership change: NewRefresh on all
+//     parties, Round1, Round2, then Commit once the digests agree; every
+//     index gets a new share of the same key (same key id and public key)
+//     and the old share is zeroized, so shares of earlier epochs are useless.
 //
 // Failures are terminal: every state machine refuses further use after an
 // error, and protocol faults are reported as *AbortError naming the blamed
