@@ -21,6 +21,10 @@ import (
 	"github.com/cc-tsa/cc-tsa/wrapper/devca"
 )
 
+// devSilence is how long development oracles require a node index to be
+// silent before they endorse its replacement.
+const devSilence = 2 * time.Second
+
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("dev", stderr)
 	listen := fs.String("listen", "127.0.0.1:8318", "HTTP listen address")
@@ -198,9 +202,9 @@ func runDevSingle(ctx context.Context, sup *supervisor, listen string, stdout io
 
 func runDevCluster(ctx context.Context, sup *supervisor, listen string, n, t int, stdout io.Writer, log *slog.Logger) error {
 	log.Warn("DEVELOPMENT MODE: oracles are local processes and their SEV-SNP attestation is SIMULATED")
-	// A killed development oracle may be replaced after 2 s of silence
+	// A killed development oracle may be replaced after devSilence
 	// (production default: oracle.DefaultSilenceBeforeChange).
-	nodeFlags := []string{"--nodes", strconv.Itoa(n), "--threshold", strconv.Itoa(t), "--attest", "simulated", "--silence-before-change", "2s",
+	nodeFlags := []string{"--nodes", strconv.Itoa(n), "--threshold", strconv.Itoa(t), "--attest", "simulated", "--silence-before-change", devSilence.String(),
 		"--tsa-cn", fmt.Sprintf("CC-TSA development TSA (%d-of-%d threshold, SIMULATED SEV-SNP)", t, n)}
 	var addrs []string
 	for id := 1; id <= n; id++ {

@@ -281,6 +281,14 @@ func serveWrapper(ctx context.Context, p *wrapperParams, started func(addr strin
 		install := coordinator.InstallRequestFor(p.ecdsaCert, p.mldsaCert)
 		tcfg.Replace = func(ctx context.Context, id uint8) error {
 			p.supervisor.kill(int(id)) // it may be dead already
+			// The other oracles endorse replacing an index only once it
+			// has been silent for devSilence.
+			p.log.Info("waiting for the replaced node to be silent", "node", id, "for", devSilence)
+			select {
+			case <-time.After(devSilence + 500*time.Millisecond):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 			if err := p.supervisor.start(int(id), append([]string{"--id", strconv.Itoa(int(id))}, p.nodeFlags...)...); err != nil {
 				return err
 			}
