@@ -264,9 +264,21 @@ func TestReplacementAdmitted(t *testing.T) {
 		issueToken(t, c)
 	}
 	before := status(t, clients(c)[0])
+	var most uint64
+	for i, o := range c.Oracles {
+		if i != 1 {
+			most = max(most, o.MLDSASessionsUsed())
+		}
+	}
+	if most == 0 {
+		t.Fatal("no ML-DSA sessions counted after three tokens")
+	}
 	c.Cancel[1]()
 	if err := c.Replace(t, 2); err != nil {
 		t.Fatal(err)
+	}
+	if got := c.Oracles[1].MLDSASessionsUsed(); got < most {
+		t.Fatalf("the replacement's share counts %d sessions, its endorsers up to %d: the budget was reset", got, most)
 	}
 	for i, x := range clients(c) {
 		s := status(t, x)
