@@ -339,6 +339,11 @@ type Status struct {
 	// Presignatures the number of live ECDSA presignatures (threshold mode).
 	MLDSAPool     uint16
 	Presignatures uint16
+	// Banned lists, ascending, the peers this oracle's ECDSA signer has
+	// banned after an authenticated presigning message of theirs failed an
+	// OT-extension or RVOLE check (threshold mode). A fresh pair setup with
+	// a banned peer lifts its ban (see docs/threat-model-presign.md).
+	Banned []uint8
 }
 
 // Marshal encodes s.
@@ -362,6 +367,7 @@ func (s *Status) Marshal() ([]byte, error) {
 	addString8(&b, s.Label)
 	b.AddUint16(s.MLDSAPool)
 	b.AddUint16(s.Presignatures)
+	addBytes8(&b, s.Banned)
 	return b.Bytes()
 }
 
@@ -380,7 +386,8 @@ func (s *Status) Unmarshal(p []byte) error {
 		!readBytes8(&in, &v.ECDSAKeyID, KeyIdentifierLen) ||
 		!readBytes8(&in, &v.MLDSAKeyID, KeyIdentifierLen) ||
 		!readBool(&in, &v.CertsInstalled) || !readString8(&in, &v.Label, MaxLabel) ||
-		!in.ReadUint16(&v.MLDSAPool) || !in.ReadUint16(&v.Presignatures) || !in.Empty() {
+		!in.ReadUint16(&v.MLDSAPool) || !in.ReadUint16(&v.Presignatures) ||
+		!readBytes8(&in, &v.Banned, MaxSigners) || !in.Empty() {
 		return malformed("status")
 	}
 	v.State, v.Mode, v.Attestation = State(st), Mode(mode), Attestation(att)
@@ -393,6 +400,11 @@ func (s *Status) Unmarshal(p []byte) error {
 		return malformed("status: attestation %d", att)
 	case v.NodeID == 0 || v.NodeID > v.Nodes || v.Nodes > MaxSigners || v.Threshold == 0 || v.Threshold > v.Nodes:
 		return malformed("status: node %d of %d, threshold %d", v.NodeID, v.Nodes, v.Threshold)
+	}
+	for i, id := range v.Banned {
+		if id == 0 || id > v.Nodes || id == v.NodeID || (i > 0 && v.Banned[i-1] >= id) {
+			return malformed("status: banned peers %v", v.Banned)
+		}
 	}
 	*s = v
 	return nil

@@ -45,6 +45,12 @@ type pairMaterial struct {
 	id    [32]byte           // public id of the setup that made it (see PairID)
 	gSend *rvole.Gadget
 	gRecv *rvole.Gadget
+	// users counts the presigning sessions using the material and retired
+	// marks material that a new setup replaced; both are guarded by the
+	// KeyShare's mu. Retired material is zeroized when its last user ends,
+	// so a session never computes with material wiped under it.
+	users   int
+	retired bool
 }
 
 func (m *pairMaterial) zeroize() {
@@ -61,6 +67,32 @@ func (k *KeyShare) pair(j int) *pairMaterial {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	return k.pairs[j]
+}
+
+// acquirePair returns the pairwise material for peer j and counts one more
+// user of it, or nil if there is none.
+func (k *KeyShare) acquirePair(j int) *pairMaterial {
+	if j < 1 || j > Parties {
+		return nil
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	m := k.pairs[j]
+	if m != nil {
+		m.users++
+	}
+	return m
+}
+
+// releasePair ends one use of m, zeroizing it if it was replaced meanwhile
+// and this was its last user.
+func (k *KeyShare) releasePair(m *pairMaterial) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	m.users--
+	if m.retired && m.users == 0 {
+		m.zeroize()
+	}
 }
 
 // HasPair reports whether the share holds a pairwise OT setup with peer j.
@@ -139,7 +171,10 @@ func (k *KeyShare) setPair(j int, send *ote.SenderSetup, recv *ote.ReceiverSetup
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if old := k.pairs[j]; old != nil {
-		old.zeroize()
+		old.retired = true
+		if old.users == 0 {
+			old.zeroize()
+		}
 	}
 	k.pairs[j] = m
 }

@@ -263,20 +263,26 @@ func (s *Signer) NewPresign(sid [32]byte, signers []int) (*PresignSession, error
 		}
 	}
 	p := &PresignSession{s: s, sid: sid, set: append([]int(nil), signers...)}
-	for _, j := range signers {
-		if j != self {
-			if p.pairs[j] = s.share.pair(j); p.pairs[j] == nil {
-				return nil, fmt.Errorf("%w: no pairwise setup with party %d", ErrConfig, j)
-			}
-		}
-	}
 	if _, ok := s.seen[sid]; ok {
 		return nil, ErrSessionReused
+	}
+	for _, j := range signers {
+		if j != self && !s.share.HasPair(j) {
+			return nil, fmt.Errorf("%w: no pairwise setup with party %d", ErrConfig, j)
+		}
 	}
 	if len(s.seen) >= s.cfg.MaxSessions {
 		s.pruneSeenLocked()
 		if len(s.seen) >= s.cfg.MaxSessions {
 			return nil, fmt.Errorf("%w: %d presigning session ids in use", ErrBusy, len(s.seen))
+		}
+	}
+	for _, j := range signers {
+		if j != self {
+			if p.pairs[j] = s.share.acquirePair(j); p.pairs[j] == nil {
+				p.releasePairs()
+				return nil, fmt.Errorf("%w: no pairwise setup with party %d", ErrConfig, j)
+			}
 		}
 	}
 	now := s.cfg.Now()
@@ -323,10 +329,30 @@ func (p *PresignSession) fail(err error) error {
 		}
 	}
 	var ae *AbortError
-	if errors.As(err, &ae) && ae.Ban {
+	if errors.As(err, &ae) && ae.Ban && ae.Culprit >= 1 && ae.Culprit <= Parties {
 		p.s.banPair(ae.Culprit, p.pairs[ae.Culprit], fmt.Sprintf("session %x: %s", p.sid[:8], ae.Error()))
 	}
+	p.releasePairs()
 	return err
+}
+
+// releasePairs ends the session's use of its pairwise material.
+func (p *PresignSession) releasePairs() {
+	for j, m := range p.pairs {
+		if m != nil {
+			p.s.share.releasePair(m)
+			p.pairs[j] = nil
+		}
+	}
+}
+
+// Abort ends a session that will not be finished, wiping its secrets. It
+// must not run concurrently with another method of the session.
+func (p *PresignSession) Abort() {
+	if p.round != -2 {
+		p.fail(nil)
+		p.round = -2
+	}
 }
 
 func (p *PresignSession) step(want int) error {
