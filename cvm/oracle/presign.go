@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cc-tsa/cc-tsa/cvm/peer"
@@ -217,6 +218,9 @@ func (o *Oracle) presignRunStep(k *thresholdKeys, run *presignRun, req *wire.Rel
 		if in, err = o.openBound(req.Inbound, envECDSAPresign, k.keyID, ctx, uint16(req.Step-1)); err != nil {
 			return nil, err
 		}
+		if err := o.checkSenders(in, run.set); err != nil {
+			return nil, err
+		}
 	}
 	switch req.Step {
 	case 1:
@@ -264,6 +268,25 @@ func (o *Oracle) presignRunStep(k *thresholdKeys, run *presignRun, req *wire.Rel
 		k.mu.Unlock()
 	}
 	return out.response(nil)
+}
+
+// checkSenders checks that in is exactly one direct message from every
+// other member of set. Anything else is the relay's doing (it chooses what
+// to deliver), so the refusal names no culprit.
+func (o *Oracle) checkSenders(in []inbound, set []int) error {
+	got := map[uint8]int{}
+	for _, m := range in {
+		if !m.direct || !slices.Contains(set, int(m.from)) {
+			return &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("unexpected presigning message from node %d", m.from)}
+		}
+		got[m.from]++
+	}
+	for _, j := range set {
+		if uint8(j) != o.cfg.NodeID && got[uint8(j)] != 1 {
+			return &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("%d presigning messages from node %d, want 1", got[uint8(j)], j)}
+		}
+	}
+	return nil
 }
 
 // presignError maps a presigning failure to a refusal: a bound reached is
