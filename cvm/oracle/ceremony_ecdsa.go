@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/cc-tsa/cc-tsa/cvm/peer"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
@@ -190,23 +189,6 @@ func (o *Oracle) keys() (*thresholdKeys, error) {
 		return nil, &wire.Error{Code: wire.CodeNotReady, Message: "no threshold keys"}
 	}
 	return o.th, nil
-}
-
-func (k *thresholdKeys) run(id wire.PresignID, remove bool) []*tecdsa.PresignSession {
-	return lookup(&k.mu, k.runs, id, remove)
-}
-
-func (k *thresholdKeys) dropRun(id wire.PresignID) { lookup(&k.mu, k.runs, id, true) }
-
-// lookup returns m[id] under mu, deleting it if remove is set.
-func lookup[V any](mu *sync.Mutex, m map[wire.PresignID]V, id wire.PresignID, remove bool) V {
-	mu.Lock()
-	defer mu.Unlock()
-	v := m[id]
-	if remove {
-		delete(m, id)
-	}
-	return v
 }
 
 // confirmStep signs one key-confirmation digest (step 1, on a presignature

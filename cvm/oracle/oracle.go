@@ -258,7 +258,7 @@ func (o *Oracle) Status() *wire.Status {
 		st.Label = "single oracle, whole keys: NOT THRESHOLD (development only)"
 	case o.th != nil:
 		st.ECDSAPublicKey, st.MLDSAPublicKey = o.th.ecdsaPub, o.th.mldsaPub
-		st.MLDSAPool, st.Presignatures = o.th.poolLevel(), o.th.presignatures()
+		st.MLDSAPool, st.Presignatures, st.Banned = o.th.poolLevel(), o.th.presignatures(), o.th.banned()
 		st.Label = fmt.Sprintf("threshold %d-of-%d, node %d", o.cfg.Threshold, o.cfg.Nodes, o.cfg.NodeID)
 	default:
 		st.Label = fmt.Sprintf("threshold %d-of-%d, node %d: no keys yet (ceremony pending)", o.cfg.Threshold, o.cfg.Nodes, o.cfg.NodeID)

@@ -1,19 +1,183 @@
 package oracle
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"slices"
+	"time"
 
+	"github.com/cc-tsa/cc-tsa/cvm/peer"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
 	tecdsa "github.com/cc-tsa/cc-tsa/dkg/ecdsa"
 	"golang.org/x/crypto/cryptobyte"
 )
+
+// Limits on what a coordinator can create in an oracle through presigning
+// and pair-setup relays (docs/cluster.md, "Limits"). A relay beyond them is
+// refused with wire.CodeBusy.
+const (
+	// MaxPresignRuns bounds the presigning relay sessions in progress.
+	MaxPresignRuns = 16
+	// PresignRunMaxAge is how long a presigning relay session may take
+	// from step 1 to step 3; older runs are dropped.
+	PresignRunMaxAge = time.Minute
+	// MaxPairRuns bounds the pair setups in progress.
+	MaxPairRuns = 8
+	// PairRunMaxAge is how long a pair setup may take from step 1 to 6.
+	PairRunMaxAge = 2 * time.Minute
+	// MaxPresignatures bounds the finished, unused presignatures; each
+	// expires PresignatureMaxAge after it was made.
+	MaxPresignatures   = 256
+	PresignatureMaxAge = 10 * time.Minute
+	// MaxPresignSessionIDs bounds the presigning session ids remembered to
+	// refuse their reuse; each is remembered for PresignRunMaxAge +
+	// PresignatureMaxAge.
+	MaxPresignSessionIDs = 1 << 14
+)
+
+// relayContextLabel separates relay contexts from every other hash.
+const relayContextLabel = "CC-TSA relay context v1"
+
+// relayContext is the envelope session id of a presigning or pair-setup
+// relay session: a domain-separated, length-prefixed hash of the protocol,
+// the relay session id, the full relay parameters (signer set and batch
+// size, or the pair) and the membership epoch. The step is the envelope
+// round. Two nodes that a relay gives different parameters or that work in
+// different epochs compute different contexts, so each refuses the
+// other's envelopes before any check that could blame anyone.
+func (o *Oracle) relayContext(proto wire.Protocol, sid [32]byte, params []byte) [32]byte {
+	h := sha256.New()
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], uint16(len(relayContextLabel)))
+	h.Write(b[:])
+	h.Write([]byte(relayContextLabel))
+	h.Write([]byte{byte(proto)})
+	h.Write(sid[:])
+	binary.BigEndian.PutUint16(b[:], uint16(len(params)))
+	h.Write(b[:])
+	h.Write(params)
+	epoch := o.epochID()
+	h.Write(epoch[:])
+	return [32]byte(h.Sum(nil))
+}
+
+// openBound opens the inbound envelopes of one relay step whose envelopes
+// are bound to ctx. An envelope whose header names another kind, key,
+// context or round is refused first, naming no culprit: a relay that gives
+// the nodes different parameters, or replays or reorders steps, causes it.
+func (o *Oracle) openBound(raw [][]byte, kind uint8, keyID, ctx [32]byte, round uint16) ([]inbound, error) {
+	for _, r := range raw {
+		var e peer.Envelope
+		if err := e.Unmarshal(r); err != nil {
+			return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "envelope: " + err.Error()}
+		}
+		if e.Kind != kind || e.KeyID != keyID || e.Session != ctx || e.Round != round {
+			return nil, &wire.Error{Code: wire.CodeRefused, Message: fmt.Sprintf("envelope from node %d belongs to another relay context or step (round %d, want %d): the nodes were given different parameters, epochs or steps; no culprit", e.Sender, e.Round, round)}
+		}
+	}
+	return o.openInbound(raw, kind, keyID, ctx, round)
+}
+
+// presignRun is one presigning relay session in progress. Its steps are
+// claimed under the keys' mutex (busy), so that a concurrent or repeated
+// step is refused rather than computed twice.
+type presignRun struct {
+	ctx     [32]byte
+	set     []int
+	n       int
+	phase   uint8 // last step completed
+	busy    bool
+	started time.Time
+	ss      []*tecdsa.PresignSession
+}
+
+func (r *presignRun) abort() {
+	for _, ps := range r.ss {
+		if ps != nil {
+			ps.Abort()
+		}
+	}
+}
+
+// claimRun claims step of the run id: step 1 creates it (refused if the id
+// is in use or MaxPresignRuns are in progress), a later step needs the
+// run at the previous step, idle, and with the same context.
+func (k *thresholdKeys) claimRun(id wire.PresignID, step uint8, ctx [32]byte, set []int, n int) (*presignRun, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.pruneRunsLocked()
+	r := k.runs[id]
+	if step == 1 {
+		if r != nil {
+			return nil, &wire.Error{Code: wire.CodeRefused, Message: "presigning session id is in use"}
+		}
+		if len(k.runs) >= MaxPresignRuns {
+			return nil, &wire.Error{Code: wire.CodeBusy, Message: fmt.Sprintf("%d presigning sessions in progress", len(k.runs))}
+		}
+		r = &presignRun{ctx: ctx, set: set, n: n, busy: true, started: k.now()}
+		k.runs[id] = r
+		return r, nil
+	}
+	switch {
+	case r == nil:
+		return nil, &wire.Error{Code: wire.CodeUnknownSession, Message: "no such presigning session"}
+	case r.busy:
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("presigning step %d: a step of this session is running", step)}
+	case r.phase != step-1:
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("presigning step %d is not expected (at step %d)", step, r.phase)}
+	case r.ctx != ctx:
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "presigning parameters changed within the session"}
+	}
+	r.busy = true
+	return r, nil
+}
+
+// releaseRun ends a claimed step: on success the run moves to step (and
+// is removed after the last step), on failure it is aborted and removed.
+func (k *thresholdKeys) releaseRun(id wire.PresignID, r *presignRun, step uint8, ok bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	r.busy = false
+	if ok && step < 3 {
+		r.phase = step
+		return
+	}
+	if !ok {
+		r.abort()
+	}
+	if k.runs[id] == r {
+		delete(k.runs, id)
+	}
+}
+
+// pruneRunsLocked drops idle runs older than PresignRunMaxAge and
+// presignatures that are used or expired.
+func (k *thresholdKeys) pruneRunsLocked() {
+	now := k.now()
+	for id, r := range k.runs {
+		if !r.busy && now.Sub(r.started) > PresignRunMaxAge {
+			r.abort()
+			delete(k.runs, id)
+		}
+	}
+	for id, e := range k.presigs {
+		if !e.ps.Usable() {
+			delete(k.presigs, id)
+		}
+	}
+}
 
 // presignStep runs one step of an ECDSA presigning relay session among a
 // signer set. One relay session makes a batch of presignatures (params:
 // the signer set, then the count): presignature i runs DKLs23 with session
 // id wire.PresignBatchID(sid, i), and each step sends one envelope per peer
 // carrying that peer's message of every presignature in the batch, so the
-// envelopes, their signatures and the relay round trips are shared.
+// envelopes, their signatures and the relay round trips are shared. The
+// envelopes are bound to the relay context (relayContext), and each step of
+// a session runs at most once, in order.
 func (o *Oracle) presignStep(req *wire.RelayRequest) (*wire.RelayResponse, error) {
 	k, err := o.keys()
 	if err != nil {
@@ -30,79 +194,129 @@ func (o *Oracle) presignStep(req *wire.RelayRequest) (*wire.RelayResponse, error
 	if err != nil {
 		return nil, err
 	}
+	if req.Step < 1 || req.Step > 3 {
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "presigning has three steps"}
+	}
+	ctx := o.relayContext(wire.ProtoECDSAPresign, req.Session, req.Params)
 	id := wire.PresignID(req.Session)
-	out := &outbox{o: o, kind: envECDSAPresign, keyID: k.keyID, sid: req.Session, round: uint16(req.Step)}
+	run, err := k.claimRun(id, req.Step, ctx, set, n)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := o.presignRunStep(k, run, req, ctx)
+	k.releaseRun(id, run, req.Step, err == nil)
+	return resp, err
+}
+
+// presignRunStep computes a claimed step of run.
+func (o *Oracle) presignRunStep(k *thresholdKeys, run *presignRun, req *wire.RelayRequest, ctx [32]byte) (*wire.RelayResponse, error) {
+	n := run.n
+	out := &outbox{o: o, kind: envECDSAPresign, keyID: k.keyID, sid: ctx, round: uint16(req.Step)}
 	var in []inbound
 	if req.Step > 1 {
-		if in, err = o.openInbound(req.Inbound, envECDSAPresign, k.keyID, req.Session, uint16(req.Step-1)); err != nil {
-			k.dropRun(id)
+		var err error
+		if in, err = o.openBound(req.Inbound, envECDSAPresign, k.keyID, ctx, uint16(req.Step-1)); err != nil {
+			return nil, err
+		}
+		if err := o.checkSenders(in, run.set); err != nil {
 			return nil, err
 		}
 	}
-	fail := func(err error) (*wire.RelayResponse, error) {
-		k.dropRun(id)
-		return nil, abortError(err)
-	}
 	switch req.Step {
 	case 1:
-		runs := make([]*tecdsa.PresignSession, n)
+		run.ss = make([]*tecdsa.PresignSession, n)
 		r1 := make([][]*tecdsa.PresignRound1, n)
-		for i := range runs {
-			if runs[i], err = k.signer.NewPresign([32]byte(wire.PresignBatchID(req.Session, i)), set); err != nil {
-				return nil, abortError(err)
+		for i := range run.ss {
+			var err error
+			if run.ss[i], err = k.signer.NewPresign([32]byte(wire.PresignBatchID(req.Session, i)), run.set); err != nil {
+				return nil, presignError(err)
 			}
-			if r1[i], err = runs[i].Round1(); err != nil {
-				return nil, abortError(err)
+			if r1[i], err = run.ss[i].Round1(); err != nil {
+				return nil, presignError(err)
 			}
 		}
-		k.mu.Lock()
-		if _, dup := k.runs[id]; dup {
-			k.mu.Unlock()
-			return nil, &wire.Error{Code: wire.CodeRefused, Message: "presigning session id is in use"}
-		}
-		k.runs[id] = runs
-		k.mu.Unlock()
 		addBatch(out, r1, func(m *tecdsa.PresignRound1) int { return m.To })
 	case 2:
-		runs := k.run(id, false)
-		if len(runs) != n {
-			return nil, &wire.Error{Code: wire.CodeUnknownSession, Message: "no such presigning session"}
-		}
 		r1, err := decodeBatch[tecdsa.PresignRound1](in, n)
 		if err != nil {
-			return fail(err)
+			return nil, err
 		}
 		r2 := make([][]*tecdsa.PresignRound2, n)
-		for i, ps := range runs {
+		for i, ps := range run.ss {
 			if r2[i], err = ps.Round2(r1[i]); err != nil {
-				return fail(err)
+				o.logBan(err, req)
+				return nil, presignError(err)
 			}
 		}
 		addBatch(out, r2, func(m *tecdsa.PresignRound2) int { return m.To })
 	case 3:
-		runs := k.run(id, true)
-		if len(runs) != n {
-			return nil, &wire.Error{Code: wire.CodeUnknownSession, Message: "no such presigning session"}
-		}
 		r2, err := decodeBatch[tecdsa.PresignRound2](in, n)
 		if err != nil {
-			return nil, abortError(err)
+			return nil, err
 		}
 		sigs := make([]*tecdsa.Presignature, n)
-		for i, ps := range runs {
+		for i, ps := range run.ss {
 			if sigs[i], err = ps.Finalize(r2[i]); err != nil {
-				return nil, abortError(err)
+				o.logBan(err, req)
+				return nil, presignError(err)
 			}
 		}
 		k.mu.Lock()
 		for i, sig := range sigs {
-			k.presigs[wire.PresignBatchID(req.Session, i)] = &presigEntry{ps: sig, signers: set}
+			k.presigs[wire.PresignBatchID(req.Session, i)] = &presigEntry{ps: sig, signers: run.set}
 		}
 		k.mu.Unlock()
-	default:
-		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "presigning has three steps"}
 	}
 	return out.response(nil)
+}
+
+// checkSenders checks that in is exactly one direct message from every
+// other member of set. Anything else is the relay's doing (it chooses what
+// to deliver), so the refusal names no culprit.
+func (o *Oracle) checkSenders(in []inbound, set []int) error {
+	got := map[uint8]int{}
+	for _, m := range in {
+		if !m.direct || !slices.Contains(set, int(m.from)) {
+			return &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("unexpected presigning message from node %d", m.from)}
+		}
+		got[m.from]++
+	}
+	for _, j := range set {
+		if uint8(j) != o.cfg.NodeID && got[uint8(j)] != 1 {
+			return &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("%d presigning messages from node %d, want 1", got[uint8(j)], j)}
+		}
+	}
+	return nil
+}
+
+// presignError maps a presigning failure to a refusal: a bound reached is
+// CodeBusy; a context mismatch names no culprit.
+func presignError(err error) error {
+	if errors.Is(err, tecdsa.ErrBusy) || errors.Is(err, tecdsa.ErrPoolFull) {
+		return &wire.Error{Code: wire.CodeBusy, Message: err.Error()}
+	}
+	return abortError(err)
+}
+
+// logBan logs, at Error level and with the evidence, a ban that a
+// presigning failure caused: the culprit, the reason and the SHA-256 of
+// the culprit's envelope (signed by it) whose check failed.
+func (o *Oracle) logBan(err error, req *wire.RelayRequest) {
+	var ae *tecdsa.AbortError
+	if !errors.As(err, &ae) || !ae.Ban {
+		return
+	}
+	var evidence []byte
+	for _, raw := range req.Inbound {
+		var e peer.Envelope
+		if e.Unmarshal(raw) == nil && int(e.Sender) == ae.Culprit && e.Receiver == o.cfg.NodeID {
+			h := sha256.Sum256(raw)
+			evidence = h[:]
+		}
+	}
+	o.log.Error("ECDSA party banned: its authenticated presigning message failed an OT-extension or RVOLE check",
+		"party", ae.Culprit, "session", hex.EncodeToString(req.Session[:]), "step", req.Step,
+		"reason", ae.Error(), "envelope_sha256", hex.EncodeToString(evidence))
 }
 
 // batchMsg is the messages of every presignature of a batch for one peer,

@@ -2,7 +2,6 @@ package oracle
 
 import (
 	"bytes"
-	"crypto/rand"
 	"fmt"
 	"slices"
 
@@ -200,90 +199,6 @@ func (o *Oracle) reshareStep(c *ceremony, req *wire.RelayRequest) (*wire.RelayRe
 	}
 	return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("re-share step %d for node %d", req.Step, self)}
 }
-
-// pairSetupStep runs the pairwise ECDSA OT setup between a replacement node
-// and one peer. Params: the two node ids, ascending. Steps 1-5 exchange one
-// message each way; step 6 installs the result.
-func (o *Oracle) pairSetupStep(req *wire.RelayRequest) (*wire.RelayResponse, error) {
-	k, err := o.keys()
-	if err != nil {
-		return nil, err
-	}
-	if len(req.Params) != 2 || req.Params[0] >= req.Params[1] || !slices.Contains(req.Params, o.cfg.NodeID) {
-		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "pair setup parameters"}
-	}
-	peerID := req.Params[0]
-	if peerID == o.cfg.NodeID {
-		peerID = req.Params[1]
-	}
-	id := wire.PresignID(req.Session)
-	out := &outbox{o: o, kind: wire.EnvPairSetup, keyID: k.keyID, sid: req.Session, round: uint16(req.Step)}
-	var in *tecdsa.PairMessage
-	if req.Step > 1 {
-		msgs, err := o.openInbound(req.Inbound, wire.EnvPairSetup, k.keyID, req.Session, uint16(req.Step-1))
-		if err != nil {
-			k.dropPair(id)
-			return nil, err
-		}
-		if len(msgs) != 1 || msgs[0].from != peerID {
-			k.dropPair(id)
-			return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "pair setup expects one message from the peer"}
-		}
-		in = new(tecdsa.PairMessage)
-		if err := in.UnmarshalBinary(msgs[0].data); err != nil {
-			k.dropPair(id)
-			return nil, culprit(peerID, "pair setup", err)
-		}
-	}
-	switch {
-	case req.Step == 1:
-		ps, err := tecdsa.NewPairSetup(tecdsa.PairConfig{Self: int(o.cfg.NodeID), Peer: int(peerID), KeyID: k.ecdsa.KeyID(), SessionID: req.Session, Rand: rand.Reader})
-		if err != nil {
-			return nil, abortError(err)
-		}
-		msg, err := ps.Start()
-		if err != nil {
-			return nil, abortError(err)
-		}
-		k.mu.Lock()
-		k.pairs[id] = ps
-		k.mu.Unlock()
-		out.add(peerID, msg, msg.Confidential())
-	case req.Step <= 5:
-		ps := k.pair(id, false)
-		if ps == nil {
-			return nil, &wire.Error{Code: wire.CodeUnknownSession, Message: "no such pair setup"}
-		}
-		msg, err := ps.Next(in)
-		if err != nil {
-			k.dropPair(id)
-			return nil, abortError(err)
-		}
-		out.add(peerID, msg, msg.Confidential())
-	case req.Step == 6:
-		ps := k.pair(id, true)
-		if ps == nil {
-			return nil, &wire.Error{Code: wire.CodeUnknownSession, Message: "no such pair setup"}
-		}
-		res, err := ps.Finish(in)
-		if err != nil {
-			return nil, abortError(err)
-		}
-		if err := k.ecdsa.InstallPair(res); err != nil {
-			return nil, abortError(err)
-		}
-		o.log.Info("pairwise ECDSA setup installed", "peer", peerID)
-	default:
-		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "pair setup has six steps"}
-	}
-	return out.response(nil)
-}
-
-func (k *thresholdKeys) pair(id wire.PresignID, remove bool) *tecdsa.PairSetup {
-	return lookup(&k.mu, k.pairs, id, remove)
-}
-
-func (k *thresholdKeys) dropPair(id wire.PresignID) { lookup(&k.mu, k.pairs, id, true) }
 
 // joinedThisEpoch checks that node index target's identity became a member
 // in the current epoch, by a membership change.

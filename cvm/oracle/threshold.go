@@ -50,10 +50,14 @@ type thresholdKeys struct {
 	// token's rounds do not share the CPU with refills.
 	inSession func() bool
 
+	// skew is added to the wall clock for the age limits of runs, pair
+	// setups, presignatures and session ids (tests inject time with it).
+	skew atomic.Int64
+
 	mu      sync.Mutex
-	presigs map[wire.PresignID]*presigEntry
-	runs    map[wire.PresignID][]*tecdsa.PresignSession // presigning relay sessions in progress
-	pairs   map[wire.PresignID]*tecdsa.PairSetup
+	presigs map[wire.PresignID]*presigEntry // at most MaxPresignatures, pruned when used or expired
+	runs    map[wire.PresignID]*presignRun  // presigning relay sessions in progress, at most MaxPresignRuns
+	pairs   map[wire.PresignID]*pairRun     // pair setups in progress, at most MaxPairRuns
 	// confirmSigs are the ten key-confirmation signatures (public), kept to
 	// hand to a replacement node.
 	confirmSigs [][]byte
@@ -65,17 +69,21 @@ type presigEntry struct {
 }
 
 func newThresholdKeys(self uint8, ms *mldsa.KeyShare, es *tecdsa.KeyShare, poolSize int, inSession func() bool) (*thresholdKeys, error) {
-	signer, err := tecdsa.NewSigner(es, tecdsa.SignerConfig{Rand: rand.Reader, MaxPresignatures: 256})
+	k := &thresholdKeys{
+		self: self, mldsa: ms, mldsaPK: ms.PublicKey(), params: ms.Params(),
+		ecdsa: es, ecdsaPub: es.PublicKeyBytes(), mldsaPub: ms.PublicKey().Bytes(),
+		pool: make(chan *mldsa.Round1State, poolSize), stop: make(chan struct{}), inSession: inSession,
+		presigs: make(map[wire.PresignID]*presigEntry), runs: make(map[wire.PresignID]*presignRun),
+		pairs: make(map[wire.PresignID]*pairRun),
+	}
+	signer, err := tecdsa.NewSigner(es, tecdsa.SignerConfig{
+		Rand: rand.Reader, MaxPresignatures: MaxPresignatures, MaxAge: PresignatureMaxAge,
+		SessionMaxAge: PresignRunMaxAge, MaxSessions: MaxPresignSessionIDs, Now: k.now,
+	})
 	if err != nil {
 		return nil, err
 	}
-	k := &thresholdKeys{
-		self: self, mldsa: ms, mldsaPK: ms.PublicKey(), params: ms.Params(),
-		ecdsa: es, signer: signer, ecdsaPub: es.PublicKeyBytes(), mldsaPub: ms.PublicKey().Bytes(),
-		pool: make(chan *mldsa.Round1State, poolSize), stop: make(chan struct{}), inSession: inSession,
-		presigs: make(map[wire.PresignID]*presigEntry), runs: make(map[wire.PresignID][]*tecdsa.PresignSession),
-		pairs: make(map[wire.PresignID]*tecdsa.PairSetup),
-	}
+	k.signer = signer
 	k.keyID = wire.ClusterKeyID(k.mldsaPub, k.ecdsaPub)
 	go k.fillPool()
 	return k, nil
@@ -119,10 +127,24 @@ func (k *thresholdKeys) round1() (*mldsa.Round1State, error) {
 
 func (k *thresholdKeys) poolLevel() uint16 { return uint16(len(k.pool)) }
 
+// now is the clock of the age limits: the wall clock plus the injected
+// skew.
+func (k *thresholdKeys) now() time.Time { return time.Now().Add(time.Duration(k.skew.Load())) }
+
 func (k *thresholdKeys) presignatures() uint16 {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.pruneRunsLocked()
 	return uint16(len(k.presigs))
+}
+
+// banned returns the parties this oracle's ECDSA signer has banned.
+func (k *thresholdKeys) banned() []uint8 {
+	var out []uint8
+	for _, b := range k.signer.Bans() {
+		out = append(out, uint8(b.Party))
+	}
+	return out
 }
 
 func (k *thresholdKeys) close() {
@@ -135,7 +157,13 @@ func (k *thresholdKeys) close() {
 			default:
 				k.mu.Lock()
 				clear(k.presigs)
-				clear(k.runs)
+				for id, r := range k.runs {
+					if !r.busy {
+						r.abort()
+					}
+					delete(k.runs, id)
+				}
+				clear(k.pairs)
 				k.mu.Unlock()
 				return
 			}
@@ -153,6 +181,9 @@ func (k *thresholdKeys) takePresignature(id wire.PresignID, signers []int) (*tec
 		return nil, &wire.Error{Code: wire.CodeRefused, Message: "unknown or used presignature"}
 	}
 	delete(k.presigs, id)
+	if !e.ps.Usable() {
+		return nil, &wire.Error{Code: wire.CodeRefused, Message: "presignature expired"}
+	}
 	if !equalInts(e.signers, signers) {
 		return nil, &wire.Error{Code: wire.CodeRefused, Message: fmt.Sprintf("presignature belongs to signer set %v, not %v", e.signers, signers)}
 	}

@@ -343,6 +343,11 @@ type Status struct {
 	// zero before the key ceremony fixes it).
 	Cluster [32]byte
 	Epoch   uint64
+	// Banned lists, ascending, the peers this oracle's ECDSA signer has
+	// banned after an authenticated presigning message of theirs failed an
+	// OT-extension or RVOLE check (threshold mode). A fresh pair setup with
+	// a banned peer lifts its ban (see docs/threat-model-presign.md).
+	Banned []uint8
 }
 
 // Marshal encodes s.
@@ -368,6 +373,7 @@ func (s *Status) Marshal() ([]byte, error) {
 	b.AddUint16(s.Presignatures)
 	b.AddBytes(s.Cluster[:])
 	b.AddUint64(s.Epoch)
+	addBytes8(&b, s.Banned)
 	return b.Bytes()
 }
 
@@ -388,7 +394,8 @@ func (s *Status) Unmarshal(p []byte) error {
 		!readBytes8(&in, &v.MLDSAKeyID, KeyIdentifierLen) ||
 		!readBool(&in, &v.CertsInstalled) || !readString8(&in, &v.Label, MaxLabel) ||
 		!in.ReadUint16(&v.MLDSAPool) || !in.ReadUint16(&v.Presignatures) ||
-		!in.ReadBytes(&cluster, 32) || !in.ReadUint64(&v.Epoch) || !in.Empty() {
+		!in.ReadBytes(&cluster, 32) || !in.ReadUint64(&v.Epoch) ||
+		!readBytes8(&in, &v.Banned, MaxSigners) || !in.Empty() {
 		return malformed("status")
 	}
 	copy(v.Cluster[:], cluster)
@@ -402,6 +409,11 @@ func (s *Status) Unmarshal(p []byte) error {
 		return malformed("status: attestation %d", att)
 	case v.NodeID == 0 || v.NodeID > v.Nodes || v.Nodes > MaxSigners || v.Threshold == 0 || v.Threshold > v.Nodes:
 		return malformed("status: node %d of %d, threshold %d", v.NodeID, v.Nodes, v.Threshold)
+	}
+	for i, id := range v.Banned {
+		if id == 0 || id > v.Nodes || id == v.NodeID || (i > 0 && v.Banned[i-1] >= id) {
+			return malformed("status: banned peers %v", v.Banned)
+		}
 	}
 	*s = v
 	return nil

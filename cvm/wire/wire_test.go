@@ -27,9 +27,10 @@ func samples(t testing.TB) map[Type][]byte {
 	}
 	f, p := sampleFields(), sampleProposal()
 	return map[Type][]byte{
-		TypeStatusResponse: enc(&Status{State: StateReady, Mode: ModeWholeKey, NodeID: 1, Threshold: 1, Nodes: 1, ClockTrusted: true,
+		TypeStatusResponse: enc(&Status{State: StateReady, Mode: ModeThreshold, NodeID: 1, Threshold: 3, Nodes: 5, ClockTrusted: true,
 			ClockSource: "test", ClockAccuracyMicros: 5, TSAName: []byte{0x30, 0}, ECDSAPublicKey: make([]byte, 97),
-			MLDSAPublicKey: make([]byte, 1952), ECDSAKeyID: make([]byte, 20), MLDSAKeyID: make([]byte, 20), Label: "x"}),
+			MLDSAPublicKey: make([]byte, 1952), ECDSAKeyID: make([]byte, 20), MLDSAKeyID: make([]byte, 20), Label: "x",
+			Presignatures: 3, Banned: []uint8{2, 4}}),
 		TypeInstallRequest: enc(&InstallRequest{
 			ECDSA: CertInfo{Certificate: []byte{0x30, 0}, Issuer: []byte{0x30, 0}, Serial: []byte{1}},
 			MLDSA: CertInfo{Certificate: []byte{0x30, 0}, Issuer: []byte{0x30, 0}, Serial: []byte{2}}}),

@@ -547,7 +547,7 @@ func (d *DKG) Finish(dm []*DKGOTDirect) (*KeyShare, error) {
 		if err != nil {
 			return nil, d.fail(abort(j, "base OT output", err))
 		}
-		ks.setPair(j, ro, so, d.zseed[j])
+		ks.setPair(j, ro, so, d.zseed[j], d.cfg.SessionID)
 	}
 	for _, c := range d.coeffs {
 		c.Zeroize()

@@ -7,9 +7,12 @@ import (
 
 // AbortError reports a terminal protocol failure. Culprit is the party
 // blamed by this node (0 when no single party can be identified, e.g. a
-// combined signature that fails to verify). Ban is set when the failure was
-// an OT-extension or RVOLE check: the pairwise setup with Culprit leaked
-// information and must never be used again (the Signer bans it itself).
+// combined signature that fails to verify, or a message bound to another
+// context, ErrContext). Ban is set when the failure was an OT-extension or
+// RVOLE check over a message whose binding matched this party's view (so
+// the culprit, who authenticated it, provably used the agreed session and
+// pairwise setup): that setup leaked information and must not be used
+// again (the Signer bans it itself until a new setup replaces it).
 type AbortError struct {
 	Culprit   int
 	Reason    string
@@ -50,6 +53,8 @@ var (
 	ErrConsumed      = errors.New("tecdsa: presignature already consumed")
 	ErrExpired       = errors.New("tecdsa: presignature expired")
 	ErrPoolFull      = errors.New("tecdsa: presignature pool is full")
+	ErrBusy          = errors.New("tecdsa: too many presigning sessions")
+	ErrContext       = errors.New("tecdsa: message bound to another session context or pairwise setup")
 	ErrUnconfirmed   = errors.New("tecdsa: key not confirmed; only confirmation digests may be signed")
 	ErrInvalidSig    = errors.New("tecdsa: combined signature does not verify")
 	ErrDigest        = errors.New("tecdsa: digest must be 48 bytes (SHA-384)")

@@ -139,15 +139,16 @@ func TestDecodersStrict(t *testing.T) {
 	if new(PresignRound2).UnmarshalBinary(pb) == nil {
 		t.Error("message to self accepted")
 	}
-	// Presigning messages are format version 2 (the RVOLE challenge hashing
-	// changed); version-1 messages from a node running the old code are
-	// refused at decoding, before any OT check could ban the pair.
+	// Presigning messages are format version 3 (version 2 changed the RVOLE
+	// challenge hashing, version 3 added the binding); messages from a node
+	// running older code are refused at decoding, before any OT check could
+	// ban the pair.
 	pm.To = 3
 	pb, _ = pm.MarshalBinary()
 	p1 := &PresignRound1{From: 2, To: 3}
 	p1b, _ := p1.MarshalBinary()
-	if pb[1] != 2 || p1b[1] != 2 || b[1] != 1 {
-		t.Fatalf("format versions %d, %d, %d; want 2, 2, 1", pb[1], p1b[1], b[1])
+	if pb[1] != 3 || p1b[1] != 3 || b[1] != 1 {
+		t.Fatalf("format versions %d, %d, %d; want 3, 3, 1", pb[1], p1b[1], b[1])
 	}
 	if err := new(PresignRound2).UnmarshalBinary(pb); err != nil {
 		t.Fatal(err)
@@ -155,12 +156,12 @@ func TestDecodersStrict(t *testing.T) {
 	if err := new(PresignRound1).UnmarshalBinary(p1b); err != nil {
 		t.Fatal(err)
 	}
-	pb[1], p1b[1] = 1, 1
+	pb[1], p1b[1] = 2, 2
 	if err := new(PresignRound2).UnmarshalBinary(pb); !errors.Is(err, ErrDecode) {
-		t.Errorf("version-1 PresignRound2: %v", err)
+		t.Errorf("version-2 PresignRound2: %v", err)
 	}
 	if err := new(PresignRound1).UnmarshalBinary(p1b); !errors.Is(err, ErrDecode) {
-		t.Errorf("version-1 PresignRound1: %v", err)
+		t.Errorf("version-2 PresignRound1: %v", err)
 	}
 }
 

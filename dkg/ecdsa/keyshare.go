@@ -42,8 +42,15 @@ type pairMaterial struct {
 	send  *ote.SenderSetup   // pair self → j (self is the RVOLE sender)
 	recv  *ote.ReceiverSetup // pair j → self
 	zero  [32]byte           // zero-share seed shared with j
+	id    [32]byte           // public id of the setup that made it (see PairID)
 	gSend *rvole.Gadget
 	gRecv *rvole.Gadget
+	// users counts the presigning sessions using the material and retired
+	// marks material that a new setup replaced; both are guarded by the
+	// KeyShare's mu. Retired material is zeroized when its last user ends,
+	// so a session never computes with material wiped under it.
+	users   int
+	retired bool
 }
 
 func (m *pairMaterial) zeroize() {
@@ -62,8 +69,55 @@ func (k *KeyShare) pair(j int) *pairMaterial {
 	return k.pairs[j]
 }
 
+// acquirePair returns the pairwise material for peer j and counts one more
+// user of it, or nil if there is none.
+func (k *KeyShare) acquirePair(j int) *pairMaterial {
+	if j < 1 || j > Parties {
+		return nil
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	m := k.pairs[j]
+	if m != nil {
+		m.users++
+	}
+	return m
+}
+
+// releasePair ends one use of m, zeroizing it if it was replaced meanwhile
+// and this was its last user.
+func (k *KeyShare) releasePair(m *pairMaterial) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	m.users--
+	if m.retired && m.users == 0 {
+		m.zeroize()
+	}
+}
+
 // HasPair reports whether the share holds a pairwise OT setup with peer j.
 func (k *KeyShare) HasPair(j int) bool { return k.pair(j) != nil }
+
+// PairID returns the public identifier of the pairwise setup this share
+// holds with peer j, and false if it holds none. Both parties of a setup
+// derive the same id (from the key id, the setup's session id and the two
+// indices), so two parties whose ids differ hold material from different
+// setups: presigning messages carry the id and such a mismatch aborts
+// without blame (see PresignRound1.Binding). It reveals nothing secret.
+func (k *KeyShare) PairID(j int) ([32]byte, bool) {
+	m := k.pair(j)
+	if m == nil {
+		return [32]byte{}, false
+	}
+	return m.id, true
+}
+
+// pairID derives the public id of the pairwise setup between a and b made
+// by the session origin (the DKG's or the pair setup's session id).
+func pairID(keyID, origin [32]byte, a, b int) [32]byte {
+	lo, hi := min(a, b), max(a, b)
+	return transcript.New("pair/id").Bytes(keyID[:]).Bytes(origin[:]).Uint32(uint32(lo)).Uint32(uint32(hi)).Sum32()
+}
 
 // Self returns the party index of the share.
 func (k *KeyShare) Self() int { return k.self }
@@ -108,15 +162,19 @@ func (k *KeyShare) Zeroize() {
 	}
 }
 
-// setPair installs pairwise material for peer j, zeroizing what it replaces.
-func (k *KeyShare) setPair(j int, send *ote.SenderSetup, recv *ote.ReceiverSetup, zero [32]byte) {
-	m := &pairMaterial{send: send, recv: recv, zero: zero,
+// setPair installs pairwise material for peer j, made by the session
+// origin, zeroizing what it replaces.
+func (k *KeyShare) setPair(j int, send *ote.SenderSetup, recv *ote.ReceiverSetup, zero, origin [32]byte) {
+	m := &pairMaterial{send: send, recv: recv, zero: zero, id: pairID(k.keyID, origin, k.self, j),
 		gSend: rvole.NewGadget(k.keyID, uint32(k.self), uint32(j)),
 		gRecv: rvole.NewGadget(k.keyID, uint32(j), uint32(k.self))}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if old := k.pairs[j]; old != nil {
-		old.zeroize()
+		old.retired = true
+		if old.users == 0 {
+			old.zeroize()
+		}
 	}
 	k.pairs[j] = m
 }

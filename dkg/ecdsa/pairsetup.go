@@ -48,14 +48,21 @@ type PairMessage struct {
 // PairResult is the outcome of a pairwise setup, to be installed with
 // KeyShare.InstallPair.
 type PairResult struct {
-	peer int
-	send *baseot.ReceiverOutput
-	recv *baseot.SenderOutput
-	zero [32]byte
+	peer   int
+	self   int
+	keyID  [32]byte
+	origin [32]byte // the setup's session id
+	send   *baseot.ReceiverOutput
+	recv   *baseot.SenderOutput
+	zero   [32]byte
 }
 
 // Peer returns the peer index of the result.
 func (r *PairResult) Peer() int { return r.peer }
+
+// ID returns the public id the pair will have once installed (see
+// KeyShare.PairID); both sides of one setup compute the same id.
+func (r *PairResult) ID() [32]byte { return pairID(r.keyID, r.origin, r.self, r.peer) }
 
 // NewPairSetup creates one side's pairwise setup state.
 func NewPairSetup(cfg PairConfig) (*PairSetup, error) {
@@ -171,7 +178,7 @@ func (p *PairSetup) Finish(in *PairMessage) (*PairResult, error) {
 	if hi < lo {
 		lo, hi, zlo, zhi = hi, lo, zhi, zlo
 	}
-	res := &PairResult{peer: p.cfg.Peer, send: ro, recv: so}
+	res := &PairResult{peer: p.cfg.Peer, self: p.cfg.Self, keyID: p.cfg.KeyID, origin: p.cfg.SessionID, send: ro, recv: so}
 	res.zero = transcript.New("pair/zero-seed").Bytes(p.cfg.KeyID[:]).Bytes(p.cfg.SessionID[:]).
 		Uint32(uint32(lo)).Uint32(uint32(hi)).Bytes(zlo).Bytes(zhi).Sum32()
 	p.fail(nil)
@@ -182,10 +189,13 @@ func (p *PairSetup) Finish(in *PairMessage) (*PairResult, error) {
 // InstallPair replaces the pairwise material for r's peer, zeroizing the old
 // material. No signing session with that peer may be running.
 func (k *KeyShare) InstallPair(r *PairResult) error {
-	if r == nil || r.peer == k.self || r.peer < 1 || r.peer > Parties {
+	if r == nil || r.peer == k.self || r.self != k.self || r.peer < 1 || r.peer > Parties {
 		return fmt.Errorf("%w: bad pair result", ErrConfig)
 	}
-	k.setPair(r.peer, r.send, r.recv, r.zero)
+	if r.keyID != k.keyID {
+		return fmt.Errorf("%w: pair result for another key", ErrConfig)
+	}
+	k.setPair(r.peer, r.send, r.recv, r.zero, r.origin)
 	return nil
 }
 

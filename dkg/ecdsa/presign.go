@@ -25,23 +25,54 @@ type SignerConfig struct {
 	MaxPresignatures int
 	// MaxAge is how long a presignature stays usable; default 10 minutes.
 	MaxAge time.Duration
+	// SessionMaxAge is how long a presigning session may run from
+	// NewPresign to Finalize; a later round fails with ErrExpired. Default
+	// 2 minutes.
+	SessionMaxAge time.Duration
+	// MaxSessions bounds the session ids the Signer remembers to refuse
+	// their reuse. An id is remembered for SessionMaxAge + MaxAge (as long
+	// as it can be live, first as a session, then as a presignature);
+	// NewPresign fails with ErrBusy while MaxSessions ids are remembered.
+	// Default 65536.
+	MaxSessions int
+	// MaxBanLifts bounds how many times a ban of one party is lifted by a
+	// fresh pairwise setup (see Signer.Bans); after that the ban stays
+	// until the key share is replaced. Default 2.
+	MaxBanLifts int
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
 }
 
+// Ban records why a party is banned: the id of the pairwise setup whose
+// check it failed, the reason with its evidence, and when.
+type Ban struct {
+	Party  int
+	PairID [32]byte
+	Reason string
+	At     time.Time
+}
+
 // Signer runs presigning sessions for one KeyShare. It keeps, in memory
-// only, the set of session ids already used (a repeated id is refused), the
-// ban list of parties whose pairwise OT setup failed a check, and the pool
+// only, the session ids used recently (a repeated id is refused), the ban
+// list of parties that failed an OT-extension or RVOLE check, and the pool
 // of live presignatures (bounded in count and age). It is safe for
 // concurrent use.
+//
+// A ban belongs to the pairwise setup whose check failed: it is lifted
+// when a new pairwise setup with that party is installed (its id differs),
+// at most MaxBanLifts times per party. A failed check leaks information
+// about that setup's OT correlation, which the new setup replaces and
+// zeroizes; the budget bounds how many such leaks a party that keeps
+// cheating can cause.
 type Signer struct {
 	share *KeyShare
 	cfg   SignerConfig
 
-	mu     sync.Mutex
-	seen   map[[32]byte]struct{}
-	banned [Parties + 1]bool
-	live   map[*Presignature]struct{}
+	mu    sync.Mutex
+	seen  map[[32]byte]time.Time // session id → when it may be forgotten
+	bans  [Parties + 1]*Ban
+	lifts [Parties + 1]int
+	live  map[*Presignature]struct{}
 }
 
 // NewSigner creates a Signer for share.
@@ -55,27 +86,90 @@ func NewSigner(share *KeyShare, cfg SignerConfig) (*Signer, error) {
 	if cfg.MaxAge <= 0 {
 		cfg.MaxAge = 10 * time.Minute
 	}
+	if cfg.SessionMaxAge <= 0 {
+		cfg.SessionMaxAge = 2 * time.Minute
+	}
+	if cfg.MaxSessions <= 0 {
+		cfg.MaxSessions = 1 << 16
+	}
+	if cfg.MaxBanLifts <= 0 {
+		cfg.MaxBanLifts = 2
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Signer{share: share, cfg: cfg, seen: make(map[[32]byte]struct{}), live: make(map[*Presignature]struct{})}, nil
+	return &Signer{share: share, cfg: cfg, seen: make(map[[32]byte]time.Time), live: make(map[*Presignature]struct{})}, nil
 }
 
-// Ban permanently refuses sessions with party j (for example after another
-// component detected misbehaviour).
-func (s *Signer) Ban(j int) {
+// Config returns the Signer's configuration with the defaults filled in.
+func (s *Signer) Config() SignerConfig { return s.cfg }
+
+// Ban refuses sessions with party j while the current pairwise setup with
+// j is installed (for example after another component detected
+// misbehaviour); reason is recorded with the ban.
+func (s *Signer) Ban(j int, reason string) {
+	if j < 1 || j > Parties || j == s.share.self {
+		return
+	}
+	id, _ := s.share.PairID(j)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if j >= 1 && j <= Parties {
-		s.banned[j] = true
+	if b := s.bans[j]; b != nil && b.PairID == id {
+		return
 	}
+	s.bans[j] = &Ban{Party: j, PairID: id, Reason: reason, At: s.cfg.Now()}
 }
 
 // Banned reports whether party j is banned.
 func (s *Signer) Banned(j int) bool {
+	if j < 1 || j > Parties {
+		return false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return j >= 1 && j <= Parties && s.banned[j]
+	return s.bannedLocked(j)
+}
+
+// Bans returns the current bans, by party.
+func (s *Signer) Bans() []Ban {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Ban
+	for j := 1; j <= Parties; j++ {
+		if s.bannedLocked(j) {
+			out = append(out, *s.bans[j])
+		}
+	}
+	return out
+}
+
+// bannedLocked reports whether j is banned, lifting the ban if a new
+// pairwise setup with j replaced the one it was recorded against and the
+// lift budget allows.
+func (s *Signer) bannedLocked(j int) bool {
+	b := s.bans[j]
+	if b == nil {
+		return false
+	}
+	if id, ok := s.share.PairID(j); ok && id != b.PairID && s.lifts[j] < s.cfg.MaxBanLifts {
+		s.bans[j] = nil
+		s.lifts[j]++
+		return false
+	}
+	return true
+}
+
+// banPair bans j for the pairwise setup m (the one the failed check used).
+func (s *Signer) banPair(j int, m *pairMaterial, reason string) {
+	if j < 1 || j > Parties || m == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b := s.bans[j]; b != nil && b.PairID == m.id {
+		return
+	}
+	s.bans[j] = &Ban{Party: j, PairID: m.id, Reason: reason, At: s.cfg.Now()}
 }
 
 // Live returns the number of live presignatures in the pool.
@@ -84,6 +178,14 @@ func (s *Signer) Live() int {
 	defer s.mu.Unlock()
 	s.pruneLocked()
 	return len(s.live)
+}
+
+// Sessions returns the number of session ids the Signer remembers.
+func (s *Signer) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pruneSeenLocked()
+	return len(s.seen)
 }
 
 func (s *Signer) pruneLocked() {
@@ -98,6 +200,15 @@ func (s *Signer) pruneLocked() {
 	}
 }
 
+func (s *Signer) pruneSeenLocked() {
+	now := s.cfg.Now()
+	for id, until := range s.seen {
+		if now.After(until) {
+			delete(s.seen, id)
+		}
+	}
+}
+
 // PresignSession is one party's single-use state for one presigning session.
 // Its methods must be called in order from one goroutine at a time.
 type PresignSession struct {
@@ -107,6 +218,9 @@ type PresignSession struct {
 	set   []int
 	ctxID [32]byte
 	round int
+	// deadline is when the session expires (SessionMaxAge after start):
+	// its id is forgotten only after it can no longer be live.
+	deadline time.Time
 
 	r, phi *p384.Scalar
 	R      *p384.Point
@@ -123,7 +237,9 @@ type PresignSession struct {
 
 // NewPresign starts a presigning session with the given coordinator-assigned
 // session id and sorted signer set (Threshold parties including this one).
-// A session id that this Signer has seen before is refused.
+// A session id that this Signer has seen before is refused
+// (ErrSessionReused), and so is a session while MaxSessions ids are
+// remembered (ErrBusy) or with a banned party (ErrBanned).
 func (s *Signer) NewPresign(sid [32]byte, signers []int) (*PresignSession, error) {
 	if err := validSet(signers); err != nil {
 		return nil, err
@@ -142,22 +258,36 @@ func (s *Signer) NewPresign(sid [32]byte, signers []int) (*PresignSession, error
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, j := range signers {
-		if s.banned[j] {
-			return nil, fmt.Errorf("%w: %d", ErrBanned, j)
+		if j != self && s.bannedLocked(j) {
+			return nil, fmt.Errorf("%w: %d (%s)", ErrBanned, j, s.bans[j].Reason)
 		}
 	}
 	p := &PresignSession{s: s, sid: sid, set: append([]int(nil), signers...)}
+	if _, ok := s.seen[sid]; ok {
+		return nil, ErrSessionReused
+	}
+	for _, j := range signers {
+		if j != self && !s.share.HasPair(j) {
+			return nil, fmt.Errorf("%w: no pairwise setup with party %d", ErrConfig, j)
+		}
+	}
+	if len(s.seen) >= s.cfg.MaxSessions {
+		s.pruneSeenLocked()
+		if len(s.seen) >= s.cfg.MaxSessions {
+			return nil, fmt.Errorf("%w: %d presigning session ids in use", ErrBusy, len(s.seen))
+		}
+	}
 	for _, j := range signers {
 		if j != self {
-			if p.pairs[j] = s.share.pair(j); p.pairs[j] == nil {
+			if p.pairs[j] = s.share.acquirePair(j); p.pairs[j] == nil {
+				p.releasePairs()
 				return nil, fmt.Errorf("%w: no pairwise setup with party %d", ErrConfig, j)
 			}
 		}
 	}
-	if _, ok := s.seen[sid]; ok {
-		return nil, ErrSessionReused
-	}
-	s.seen[sid] = struct{}{}
+	now := s.cfg.Now()
+	p.deadline = now.Add(s.cfg.SessionMaxAge)
+	s.seen[sid] = p.deadline.Add(s.cfg.MaxAge)
 	kid := s.share.keyID
 	t := transcript.New("presign/session").Bytes(kid[:]).Bytes(sid[:])
 	for _, j := range signers {
@@ -199,18 +329,65 @@ func (p *PresignSession) fail(err error) error {
 		}
 	}
 	var ae *AbortError
-	if errors.As(err, &ae) && ae.Ban {
-		p.s.Ban(ae.Culprit)
+	if errors.As(err, &ae) && ae.Ban && ae.Culprit >= 1 && ae.Culprit <= Parties {
+		p.s.banPair(ae.Culprit, p.pairs[ae.Culprit], fmt.Sprintf("session %x: %s", p.sid[:8], ae.Error()))
 	}
+	p.releasePairs()
 	return err
+}
+
+// releasePairs ends the session's use of its pairwise material.
+func (p *PresignSession) releasePairs() {
+	for j, m := range p.pairs {
+		if m != nil {
+			p.s.share.releasePair(m)
+			p.pairs[j] = nil
+		}
+	}
+}
+
+// Abort ends a session that will not be finished, wiping its secrets. It
+// must not run concurrently with another method of the session.
+func (p *PresignSession) Abort() {
+	if p.round != -2 {
+		p.fail(nil)
+		p.round = -2
+	}
 }
 
 func (p *PresignSession) step(want int) error {
 	if p.round != want {
 		return ErrState
 	}
+	if p.s.cfg.Now().After(p.deadline) {
+		return p.fail(fmt.Errorf("%w: presigning session older than %v", ErrExpired, p.s.cfg.SessionMaxAge))
+	}
 	p.round = -1
 	return nil
+}
+
+// binding is what a message from sender to receiver binds: this party's
+// session context and the pairwise setup it holds with its peer.
+func (p *PresignSession) binding(sender, receiver int) [32]byte {
+	peer := sender
+	if peer == p.s.share.self {
+		peer = receiver
+	}
+	id := p.pairs[peer].id
+	return transcript.New("presign/binding").Bytes(p.ctxID[:]).Uint32(uint32(sender)).Uint32(uint32(receiver)).Bytes(id[:]).Sum32()
+}
+
+// checkBinding compares a message's binding with this party's view. A
+// mismatch means the two parties run different sessions (another signer
+// set or session) or hold different pairwise setups, and proves no one's
+// misbehaviour: the abort names no culprit and bans no one.
+func (p *PresignSession) checkBinding(from int, got [32]byte) error {
+	want := p.binding(from, p.s.share.self)
+	if subtle.ConstantTimeCompare(got[:], want[:]) == 1 {
+		return nil
+	}
+	id := p.pairs[from].id
+	return &AbortError{Reason: fmt.Sprintf("party %d's message is bound to another session context or pairwise setup (our pair id with %d is %x): a relay or a pair setup that finished on one side only causes this; rerun the pair setup if it persists", from, from, id[:8]), Err: ErrContext}
 }
 
 func (p *PresignSession) commit(i int, R []byte, salt []byte) [32]byte {
@@ -240,7 +417,7 @@ func (p *PresignSession) Round1() ([]*PresignRound1, error) {
 	p.com[i] = p.commit(i, p.Rb, p.salt[:])
 	var outs [Parties + 1]*PresignRound1
 	err = p.forPeers(func(j int) error {
-		m := &PresignRound1{SessionID: p.sid, From: i, To: j, Commit: p.com[i]}
+		m := &PresignRound1{SessionID: p.sid, From: i, To: j, Binding: p.binding(i, j), Commit: p.com[i]}
 		r, chi, err := rvole.NewReceiverInto(&m.RVOLE, rnd, p.pairs[j].recv, p.pairs[j].gRecv, p.ctx(j, i, 1))
 		if err != nil {
 			return err
@@ -264,7 +441,10 @@ func (p *PresignSession) Round1() ([]*PresignRound1, error) {
 // party are independent) and returns the first failing peer's error.
 func (p *PresignSession) forPeers(f func(j int) error) error { return forEach(p.peers(), f) }
 
-func collectSet[T any](p *PresignSession, msgs []T, sid, from, to func(T) any) ([Parties + 1]T, error) {
+// collectSet checks that msgs are one message from every peer of the set,
+// for this party and session. Each message's binding is compared first, so
+// that a message from another context aborts without blame.
+func collectSet[T any](p *PresignSession, msgs []T, sid, from, to func(T) any, binding func(T) [32]byte) ([Parties + 1]T, error) {
 	var out [Parties + 1]T
 	var seen [Parties + 1]bool
 	self := p.s.share.self
@@ -279,6 +459,9 @@ func collectSet[T any](p *PresignSession, msgs []T, sid, from, to func(T) any) (
 		}
 		if !inSet {
 			return out, abort(0, "message from a party outside the signer set", ErrDecode)
+		}
+		if err := p.checkBinding(f, binding(m)); err != nil {
+			return out, err
 		}
 		if to(m).(int) != self || sid(m).([32]byte) != p.sid {
 			return out, abort(f, "message for another party or session", ErrDecode)
@@ -337,7 +520,7 @@ func (p *PresignSession) Round2(in []*PresignRound1) ([]*PresignRound2, error) {
 				return nil
 			}
 			return m.To
-		})
+		}, func(m *PresignRound1) [32]byte { return m.Binding })
 	if err != nil {
 		return nil, p.fail(err)
 	}
@@ -357,7 +540,7 @@ func (p *PresignSession) Round2(in []*PresignRound1) ([]*PresignRound2, error) {
 	var outs [Parties + 1]*PresignRound2
 	pkb := p.pk.Bytes()
 	err = p.forPeers(func(j int) error {
-		m := &PresignRound2{SessionID: p.sid, From: i, To: j, Echo: p.echo, Salt: p.salt}
+		m := &PresignRound2{SessionID: p.sid, From: i, To: j, Binding: p.binding(i, j), Echo: p.echo, Salt: p.salt}
 		c, err := rvole.SendInto(&m.RVOLE, p.s.cfg.Rand, p.pairs[j].send, p.pairs[j].gSend, p.ctx(i, j, 1),
 			[rvole.L]*p384.Scalar{p.r, p.sk}, msgs[j].RVOLE[:])
 		if err != nil {
@@ -400,6 +583,11 @@ type Presignature struct {
 	consumed atomic.Bool
 }
 
+// Usable reports whether the presignature is neither consumed nor expired.
+func (ps *Presignature) Usable() bool {
+	return !ps.consumed.Load() && !ps.signer.cfg.Now().After(ps.expires)
+}
+
 // SessionID returns the session id of the presignature.
 func (ps *Presignature) SessionID() [32]byte { return ps.sid }
 
@@ -435,7 +623,7 @@ func (p *PresignSession) Finalize(in []*PresignRound2) (*Presignature, error) {
 				return nil
 			}
 			return m.To
-		})
+		}, func(m *PresignRound2) [32]byte { return m.Binding })
 	if err != nil {
 		return nil, p.fail(err)
 	}

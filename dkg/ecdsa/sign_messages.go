@@ -12,14 +12,22 @@ import (
 type PresignRound1 struct {
 	SessionID [32]byte
 	From, To  int
-	Commit    [32]byte
-	RVOLE     [rvole.Msg1Size]byte
+	// Binding is the sender's view of the session context (key, session
+	// id, signer set) and of the pairwise setup it uses with To (its
+	// KeyShare.PairID). The receiver compares it with its own view before
+	// any check that could blame or ban the sender: a mismatch aborts
+	// without blame (ErrContext), since a relay or a pair setup that
+	// completed on one side only can cause it.
+	Binding [32]byte
+	Commit  [32]byte
+	RVOLE   [rvole.Msg1Size]byte
 }
 
 // PresignRound2 is sent by From to To in the second presigning round.
 type PresignRound2 struct {
 	SessionID [32]byte
 	From, To  int
+	Binding   [32]byte              // as in PresignRound1
 	Echo      [32]byte              // digest of all round-1 commitments
 	R         [p384.PointSize]byte  // R_From, opening the commitment
 	Salt      [32]byte              // commitment salt
@@ -50,8 +58,8 @@ func (*PresignRound2) Confidential() bool { return true }
 func (*SignShare) Confidential() bool { return true }
 
 const (
-	pre1Size  = 2 + 32 + 2 + 32 + rvole.Msg1Size
-	pre2Size  = 2 + 32 + 2 + 32 + p384.PointSize + 32 + 3*p384.PointSize + p384.ScalarSize + rvole.Msg2Size
+	pre1Size  = 2 + 32 + 2 + 32 + 32 + rvole.Msg1Size
+	pre2Size  = 2 + 32 + 2 + 32 + 32 + p384.PointSize + 32 + 3*p384.PointSize + p384.ScalarSize + rvole.Msg2Size
 	shareSize = 2 + 32 + 1 + Threshold + p384.PointSize + 2*p384.ScalarSize
 )
 
@@ -61,6 +69,7 @@ func (m *PresignRound1) MarshalBinary() ([]byte, error) {
 	w.put(m.SessionID[:])
 	w.u8(m.From)
 	w.u8(m.To)
+	w.put(m.Binding[:])
 	w.put(m.Commit[:])
 	w.put(m.RVOLE[:])
 	return w.bytes(), nil
@@ -72,6 +81,7 @@ func (m *PresignRound1) UnmarshalBinary(b []byte) error {
 	r.fixed(m.SessionID[:])
 	m.From = r.party("from")
 	m.To = r.party("to")
+	r.fixed(m.Binding[:])
 	r.fixed(m.Commit[:])
 	r.fixed(m.RVOLE[:])
 	if err := r.done(); err != nil {
@@ -89,6 +99,7 @@ func (m *PresignRound2) MarshalBinary() ([]byte, error) {
 	w.put(m.SessionID[:])
 	w.u8(m.From)
 	w.u8(m.To)
+	w.put(m.Binding[:])
 	w.put(m.Echo[:])
 	w.put(m.R[:])
 	w.put(m.Salt[:])
@@ -107,6 +118,7 @@ func (m *PresignRound2) UnmarshalBinary(b []byte) error {
 	r.fixed(m.SessionID[:])
 	m.From = r.party("from")
 	m.To = r.party("to")
+	r.fixed(m.Binding[:])
 	r.fixed(m.Echo[:])
 	r.point(&m.R, "R")
 	r.fixed(m.Salt[:])

@@ -19,7 +19,9 @@ const wireVersion = 1
 // a peer still running version 1 would fail the OT-extension or μ check
 // against a version-2 peer and ban the pair, so the two versions refuse each
 // other's presigning messages at decoding instead (ErrDecode, no ban).
-const presignWireVersion = 2
+// Version 3 added the Binding field (the sender's session context and
+// pairwise-setup id), checked before any check that can ban.
+const presignWireVersion = 3
 
 // versionOf returns the format version of messages with the given tag.
 func versionOf(tag byte) byte {

@@ -1,12 +1,8 @@
 package hostile
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha512"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -16,8 +12,6 @@ import (
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
 	"github.com/cc-tsa/cc-tsa/wrapper/internal/testtsa"
 	"github.com/cc-tsa/cc-tsa/wrapper/oracleclient"
-	"github.com/cc-tsa/cc-tsa/wrapper/rfc3161"
-	"github.com/cc-tsa/cc-tsa/wrapper/tsverify"
 )
 
 // challenges collects one fresh challenge from each client, by node id.
@@ -303,29 +297,3 @@ func TestLiveNodeNotReplaced(t *testing.T) {
 	issueToken(t, c)
 }
 
-// issueToken requests one hybrid token over HTTP and verifies both halves
-// with the cluster's roots.
-func issueToken(t *testing.T, c *testtsa.Cluster) {
-	t.Helper()
-	data := make([]byte, 32)
-	rand.Read(data)
-	d := sha512.Sum384(data)
-	q, err := rfc3161.EncodeRequest(&rfc3161.Request{HashAlg: wire.SHA384, Imprint: d[:], CertReq: true}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.Post(c.HTTP.URL, "application/timestamp-query", bytes.NewReader(q))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := c.Options()
-	opts.Data, opts.RequirePQ = data, true
-	if _, err := tsverify.VerifyResponse(body, opts); err != nil {
-		t.Fatalf("token: %v", err)
-	}
-}

@@ -1,0 +1,158 @@
+package oracle
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cc-tsa/cc-tsa/cvm/wire"
+	tecdsa "github.com/cc-tsa/cc-tsa/dkg/ecdsa"
+)
+
+// pairRun is one pair setup in progress; like presignRun, its steps are
+// claimed under the keys' mutex and run at most once, in order.
+type pairRun struct {
+	ctx     [32]byte
+	phase   uint8
+	busy    bool
+	started time.Time
+	ps      *tecdsa.PairSetup
+}
+
+// claimPair claims step of the pair setup id (see claimRun).
+func (k *thresholdKeys) claimPair(id wire.PresignID, step uint8, ctx [32]byte) (*pairRun, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := k.now()
+	for pid, r := range k.pairs {
+		if !r.busy && now.Sub(r.started) > PairRunMaxAge {
+			delete(k.pairs, pid)
+		}
+	}
+	r := k.pairs[id]
+	if step == 1 {
+		if r != nil {
+			return nil, &wire.Error{Code: wire.CodeRefused, Message: "pair setup session id is in use"}
+		}
+		if len(k.pairs) >= MaxPairRuns {
+			return nil, &wire.Error{Code: wire.CodeBusy, Message: fmt.Sprintf("%d pair setups in progress", len(k.pairs))}
+		}
+		r = &pairRun{ctx: ctx, busy: true, started: now}
+		k.pairs[id] = r
+		return r, nil
+	}
+	switch {
+	case r == nil:
+		return nil, &wire.Error{Code: wire.CodeUnknownSession, Message: "no such pair setup"}
+	case r.busy:
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("pair setup step %d: a step of this setup is running", step)}
+	case r.phase != step-1:
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("pair setup step %d is not expected (at step %d)", step, r.phase)}
+	case r.ctx != ctx:
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "pair setup parameters changed within the setup"}
+	}
+	r.busy = true
+	return r, nil
+}
+
+// releasePair ends a claimed step (see releaseRun); a setup has six steps.
+func (k *thresholdKeys) releasePair(id wire.PresignID, r *pairRun, step uint8, ok bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	r.busy = false
+	if ok && step < 6 {
+		r.phase = step
+		return
+	}
+	if k.pairs[id] == r {
+		delete(k.pairs, id)
+	}
+}
+
+// pairSetupStep runs the pairwise ECDSA OT setup between a replacement node
+// and one peer. Params: the two node ids, ascending. Steps 1-5 exchange one
+// message each way; step 6 installs the result and returns its pair id
+// (tecdsa.KeyShare.PairID), which both sides report the same. The
+// envelopes are bound to the relay context (relayContext), and the setup's
+// session id is that context, so the pair id binds the epoch as well.
+// If step 6 reaches one side only, the two sides hold different pair ids;
+// presigning between them then aborts without blame (tecdsa.ErrContext)
+// until a new pair setup succeeds on both.
+func (o *Oracle) pairSetupStep(req *wire.RelayRequest) (*wire.RelayResponse, error) {
+	k, err := o.keys()
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Params) != 2 || req.Params[0] >= req.Params[1] || !slices.Contains(req.Params, o.cfg.NodeID) || req.Params[1] > o.cfg.Nodes {
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "pair setup parameters"}
+	}
+	if req.Step < 1 || req.Step > 6 {
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "pair setup has six steps"}
+	}
+	ctx := o.relayContext(wire.ProtoPairSetup, req.Session, req.Params)
+	id := wire.PresignID(req.Session)
+	run, err := k.claimPair(id, req.Step, ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := o.pairRunStep(k, run, req, ctx)
+	k.releasePair(id, run, req.Step, err == nil)
+	return resp, err
+}
+
+// pairRunStep computes a claimed step of a pair setup.
+func (o *Oracle) pairRunStep(k *thresholdKeys, run *pairRun, req *wire.RelayRequest, ctx [32]byte) (*wire.RelayResponse, error) {
+	peerID := req.Params[0]
+	if peerID == o.cfg.NodeID {
+		peerID = req.Params[1]
+	}
+	out := &outbox{o: o, kind: wire.EnvPairSetup, keyID: k.keyID, sid: ctx, round: uint16(req.Step)}
+	var in *tecdsa.PairMessage
+	if req.Step > 1 {
+		msgs, err := o.openBound(req.Inbound, wire.EnvPairSetup, k.keyID, ctx, uint16(req.Step-1))
+		if err != nil {
+			return nil, err
+		}
+		if len(msgs) != 1 || msgs[0].from != peerID || !msgs[0].direct {
+			return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "pair setup expects one message from the peer"}
+		}
+		in = new(tecdsa.PairMessage)
+		if err := in.UnmarshalBinary(msgs[0].data); err != nil {
+			return nil, culprit(peerID, "pair setup", err)
+		}
+	}
+	switch {
+	case req.Step == 1:
+		ps, err := tecdsa.NewPairSetup(tecdsa.PairConfig{Self: int(o.cfg.NodeID), Peer: int(peerID), KeyID: k.ecdsa.KeyID(), SessionID: ctx, Rand: rand.Reader})
+		if err != nil {
+			return nil, abortError(err)
+		}
+		msg, err := ps.Start()
+		if err != nil {
+			return nil, abortError(err)
+		}
+		run.ps = ps
+		out.add(peerID, msg, msg.Confidential())
+	case req.Step <= 5:
+		msg, err := run.ps.Next(in)
+		if err != nil {
+			return nil, abortError(err)
+		}
+		out.add(peerID, msg, msg.Confidential())
+	default:
+		res, err := run.ps.Finish(in)
+		if err != nil {
+			return nil, abortError(err)
+		}
+		if err := k.ecdsa.InstallPair(res); err != nil {
+			return nil, abortError(err)
+		}
+		pid := res.ID()
+		lifted := !k.signer.Banned(int(peerID))
+		o.log.Info("pairwise ECDSA setup installed", "peer", peerID, "pair_id", hex.EncodeToString(pid[:]), "peer_allowed", lifted)
+		return out.response(pid[:])
+	}
+	return out.response(nil)
+}
