@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/cc-tsa/cc-tsa/cvm/oracle"
 	"io"
 	"log/slog"
 	"os"
@@ -32,6 +33,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	nodes := fs.Int("nodes", 5, "number of oracles (3-of-5 is the product; 1 and 1 is the single-oracle development mode)")
 	threshold := fs.Int("threshold", 3, "signers per token")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	maxAccuracy := fs.Duration("max-accuracy", oracle.DefaultMaxAccuracy, "widest accuracy the oracles accept in a proposal and claim as leader (at most 1h)")
 	nts := addNTSFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -42,6 +44,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if len(nts.servers) > 0 && nts.caFile == "" {
 		return usagef("--nts needs --nts-ca")
+	}
+	if *maxAccuracy < time.Millisecond || *maxAccuracy > time.Hour {
+		return usagef("--max-accuracy %v: want 1ms to 1h", *maxAccuracy)
 	}
 	switch {
 	case *nodes == 1 && *threshold == 1:
@@ -77,6 +82,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		sup.timeFlags = append(sup.timeFlags, "--nts-ca", nts.caFile)
 	}
+	sup.timeFlags = append(sup.timeFlags, "--max-accuracy", maxAccuracy.String())
 	if *nodes == 1 {
 		return runDevSingle(ctx, sup, *listen, stdout, log)
 	}
@@ -87,7 +93,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 type supervisor struct {
 	dir       string
 	logLevel  string
-	timeFlags []string // --nts flags for every oracle
+	timeFlags []string // --nts and --max-accuracy flags for every oracle
 	log       *slog.Logger
 	stderr    io.Writer
 

@@ -23,7 +23,8 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	listen := fs.String("listen", "unix:cc-tsa-node.sock", "where to listen: unix:PATH (development) or vsock:PORT (in a CVM)")
 	cn := fs.String("tsa-cn", "CC-TSA development TSA (single oracle, NOT THRESHOLD)", "common name of the TSA, written into every token")
 	org := fs.String("tsa-org", "CC-TSA", "organisation of the TSA, written into every token")
-	accuracy := fs.Duration("host-clock-accuracy", time.Second, "accuracy claimed for the unverified host clock (only without --nts, development only)")
+	accuracy := fs.Duration("host-clock-accuracy", 100*time.Millisecond, "accuracy claimed for the unverified host clock (only without --nts, development only)")
+	maxAccuracy := fs.Duration("max-accuracy", oracle.DefaultMaxAccuracy, "widest accuracy this oracle accepts in a proposal and claims as leader (at most 1h)")
 	nts := addNTSFlags(fs)
 	id := fs.Uint("id", 0, "this oracle's node id (1..nodes) in a threshold cluster; 0: single-oracle development mode")
 	nodes := fs.Uint("nodes", 0, "cluster size")
@@ -41,8 +42,11 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if *accuracy <= 0 || *accuracy > time.Hour {
-		return usagef("--host-clock-accuracy %v: want a positive duration of at most an hour", *accuracy)
+	if *maxAccuracy < time.Millisecond || *maxAccuracy > time.Hour {
+		return usagef("--max-accuracy %v: want 1ms to 1h", *maxAccuracy)
+	}
+	if *accuracy <= 0 || *accuracy >= *maxAccuracy {
+		return usagef("--host-clock-accuracy %v: want a positive duration below --max-accuracy %v", *accuracy, *maxAccuracy)
 	}
 	name, err := tst.EncodeName([][2]string{{"O", *org}, {"CN", *cn}})
 	if err != nil {
@@ -66,7 +70,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	default:
 		log.Warn("no --nts servers: time comes from the unverified host clock (development only)")
 	}
-	cfg := oracle.Config{TSAName: name, Clock: clk, Logger: log}
+	cfg := oracle.Config{TSAName: name, Clock: clk, Logger: log, MaxAccuracy: *maxAccuracy}
 	if *id != 0 {
 		if *nodes < 2 || *nodes > 6 || *threshold < 2 || *threshold > *nodes || *id > *nodes {
 			return usagef("--id %d --nodes %d --threshold %d: want 2 ≤ threshold ≤ nodes ≤ 6 and 1 ≤ id ≤ nodes", *id, *nodes, *threshold)

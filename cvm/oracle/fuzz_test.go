@@ -11,7 +11,7 @@ import (
 // answer every one (an Error frame for anything malformed) and never panic.
 func FuzzHandle(f *testing.F) {
 	f.Add(uint8(wire.TypeStatusRequest), []byte{})
-	f.Add(uint8(wire.TypeProposeRequest), []byte{1, 1, 0, 32})
+	f.Add(uint8(wire.TypeProposeRequest), []byte{1, 1, 1, 1, 0, 32})
 	f.Add(uint8(wire.TypeEndRequest), make([]byte, 16))
 	f.Fuzz(func(t *testing.T, typ uint8, payload []byte) {
 		o, _ := newTestOracle(t)

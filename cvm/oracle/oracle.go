@@ -28,6 +28,7 @@ package oracle
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,16 +48,24 @@ const (
 	MaxSessions = 4096
 	// SessionLifetime is how long an unfinished session is kept.
 	SessionLifetime = 30 * time.Second
-	// MaxProposalAge is how far in the past a proposed genTime may lie when
-	// a signer begins a session. Serial numbers and session ids are
-	// remembered for longer than this, so a replay is always caught either
-	// by the record or by the age check.
-	MaxProposalAge = 10 * time.Second
-	// replayMemory is how long serial numbers and session ids are kept.
-	replayMemory = 2 * (MaxProposalAge + SessionLifetime)
-	// maxRemembered bounds the replay record; when it is full of entries
-	// younger than replayMemory the oracle refuses new sessions (busy).
+	// maxRemembered bounds the replay record; when it holds this many
+	// entries whose window is still open the oracle refuses new sessions
+	// (busy). Each entry lives at most about 2·MaxAccuracy + the clock's
+	// bound + replayStepMargin (see replay.go), so with the default
+	// maximum accuracy the bound is reached only above about 300,000
+	// sessions a second.
 	maxRemembered = 1 << 20
+)
+
+// Time policy.
+const (
+	// DefaultMaxAccuracy is the default Config.MaxAccuracy.
+	DefaultMaxAccuracy = time.Second
+	// DefaultProposalSlack is the default Config.ProposalSlack.
+	DefaultProposalSlack = 50 * time.Millisecond
+	// peerBoundMargin is how much wider than its own bound a threshold
+	// leader allows each peer's bound to be.
+	peerBoundMargin = time.Millisecond
 )
 
 // Attester produces and checks attestation evidence. The production
@@ -109,6 +118,16 @@ type Config struct {
 	// most Nodes − Threshold membership changes (0 means
 	// DefaultChangeWindow).
 	ChangeWindow time.Duration
+
+	// MaxAccuracy is the widest accuracy this oracle accepts in a proposal
+	// and claims as a leader; 0 means DefaultMaxAccuracy. It may not exceed
+	// wire.MaxAccuracyMicros. It also sets how long the oracle remembers a
+	// session id and serial number (see replay.go).
+	MaxAccuracy time.Duration
+	// ProposalSlack is the time a leader allows between its reading in
+	// Propose and the last signer's reading in Begin; the accuracy it
+	// claims grows by this much. 0 means DefaultProposalSlack.
+	ProposalSlack time.Duration
 }
 
 // Oracle is one signing oracle. Its methods are safe for concurrent use.
@@ -133,6 +152,9 @@ type Oracle struct {
 	lastSessionEnd time.Time
 	seen           *replayRecord
 	faults         *Faults // test builds only (tag ccfault)
+	// now is the monotonic time source of session lifetimes (time.Now;
+	// tests move it instead of sleeping).
+	now func() time.Time
 }
 
 // New creates an oracle. Without cfg.Nodes it is the single-oracle
@@ -147,6 +169,18 @@ func New(cfg Config) (*Oracle, error) {
 	if err := tst.CheckTSAName(cfg.TSAName); err != nil {
 		return nil, fmt.Errorf("oracle: %w", err)
 	}
+	if cfg.MaxAccuracy == 0 {
+		cfg.MaxAccuracy = DefaultMaxAccuracy
+	}
+	if cfg.ProposalSlack == 0 {
+		cfg.ProposalSlack = DefaultProposalSlack
+	}
+	if cfg.MaxAccuracy < time.Millisecond || ceilMicros(cfg.MaxAccuracy) > wire.MaxAccuracyMicros {
+		return nil, fmt.Errorf("oracle: maximum accuracy %v: want 1 ms to %v", cfg.MaxAccuracy, time.Duration(wire.MaxAccuracyMicros)*time.Microsecond)
+	}
+	if cfg.ProposalSlack < 0 || cfg.ProposalSlack >= cfg.MaxAccuracy {
+		return nil, fmt.Errorf("oracle: proposal slack %v: want a positive duration below the maximum accuracy %v", cfg.ProposalSlack, cfg.MaxAccuracy)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -160,7 +194,8 @@ func New(cfg Config) (*Oracle, error) {
 		identity: id,
 		peers:    make(map[uint8]peer.PublicKeys),
 		sessions: make(map[wire.SessionID]*session),
-		seen:     newReplayRecord(),
+		seen:     newReplayRecord(maxRemembered),
+		now:      time.Now,
 		ms:       membershipState{challenges: map[[wire.NonceSize]byte]time.Time{}, retired: map[[32]byte]bool{}},
 	}
 	if o.cfg.SilenceBeforeChange <= 0 {
@@ -220,14 +255,14 @@ const refillQuiet = 20 * time.Millisecond
 func (o *Oracle) sessionsOpen() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return len(o.sessions) > 0 || time.Since(o.lastSessionEnd) < refillQuiet
+	return len(o.sessions) > 0 || o.now().Sub(o.lastSessionEnd) < refillQuiet
 }
 
 // dropSessionLocked removes a session from the table (o.mu held).
 func (o *Oracle) dropSessionLocked(id wire.SessionID) {
 	if _, ok := o.sessions[id]; ok {
 		delete(o.sessions, id)
-		o.lastSessionEnd = time.Now()
+		o.lastSessionEnd = o.now()
 	}
 }
 
@@ -342,62 +377,145 @@ func (o *Oracle) readyReading() (clock.Reading, error) {
 	if err := clock.Check(r); err != nil {
 		return r, &wire.Error{Code: wire.CodeTimeNotAvailable, Message: "clock not trusted: " + r.Source}
 	}
-	if ceilMicros(r.Accuracy) > wire.MaxAccuracyMicros {
-		return r, &wire.Error{Code: wire.CodeTimeNotAvailable, Message: "clock bound too wide"}
+	if r.Accuracy > o.cfg.MaxAccuracy {
+		return r, &wire.Error{Code: wire.CodeTimeNotAvailable, Message: fmt.Sprintf("clock bound %v is wider than the maximum accuracy %v", r.Accuracy, o.cfg.MaxAccuracy)}
 	}
 	return r, nil
 }
 
-// Propose chooses the serial number and time of a new token. Only the
-// session's leader is asked.
-func (o *Oracle) Propose(f *wire.TokenFields) (*wire.Proposal, error) {
+// Propose chooses the serial number and time of a new token for the
+// signer set req.Signers. Only the session's leader is asked.
+func (o *Oracle) Propose(req *wire.ProposeRequest) (*wire.Proposal, error) {
 	r, err := o.readyReading()
 	if err != nil {
 		return nil, err
 	}
-	serial := make([]byte, 16)
-	if _, err := randRead(serial); err != nil {
-		return nil, &wire.Error{Code: wire.CodeInternal, Message: "randomness: " + err.Error()}
+	if err := o.checkSigners(req.Signers); err != nil {
+		return nil, err
 	}
-	// Positive, minimally encoded, 126 random bits.
-	serial[0] = serial[0]&0x3f | 0x40
+	acc, err := o.proposedAccuracy(r.Accuracy)
+	if err != nil {
+		return nil, err
+	}
 	t := r.Time.UTC().Truncate(time.Microsecond)
+	serial, err := newSerial(t, req.Signers)
+	if err != nil {
+		return nil, err
+	}
 	return &wire.Proposal{
 		Serial:         serial,
 		GenTimeUnix:    t.Unix(),
 		GenTimeNanos:   uint32(t.Nanosecond()),
-		AccuracyMicros: o.proposedAccuracy(r.Accuracy),
+		AccuracyMicros: ceilMicros(acc),
 	}, nil
 }
 
-// proposedAccuracy is the accuracy a leader claims. A single oracle claims
-// its own bound. A threshold leader claims twice its bound (at least 1 ms
-// more), rounded up to whole milliseconds: every signer refuses a claim
-// tighter than its own bound, and the peers' bounds differ a little from
-// the leader's. A wider bound is still an honest one.
-func (o *Oracle) proposedAccuracy(bound time.Duration) uint64 {
-	if o.whole != nil {
-		return ceilMicros(bound)
+// proposedAccuracy is the accuracy a leader with clock bound b claims. Every
+// signer accepts a proposal only if the token's interval contains its own
+// interval at the time of its Begin (see checkProposalTime), so the claim
+// covers, rounded up to whole milliseconds:
+//
+//   - b: how far genTime (the leader's reading) may be from true time;
+//   - the slack (Config.ProposalSlack): the time from the leader's reading to
+//     the last signer's reading;
+//   - in threshold mode, twice a peer's bound, taken as b + peerBoundMargin:
+//     a peer's reading may be that far from true time, and its own interval
+//     reaches that far beyond its reading.
+//
+// So a single oracle claims b + slack, and a threshold leader 3b + 2 ms +
+// slack: while every clock's bound holds, every peer whose bound is at most
+// 1 ms wider than the leader's accepts the proposal within the slack. A
+// claim wider than Config.MaxAccuracy is not made: the leader refuses (time
+// not available) and the coordinator may ask another leader.
+func (o *Oracle) proposedAccuracy(b time.Duration) (time.Duration, error) {
+	a := b + o.cfg.ProposalSlack
+	if o.whole == nil {
+		a += 2 * (b + peerBoundMargin)
 	}
-	a := max(2*bound, bound+time.Millisecond)
 	a = (a + time.Millisecond - 1) / time.Millisecond * time.Millisecond
-	return min(ceilMicros(a), wire.MaxAccuracyMicros)
+	if a > o.cfg.MaxAccuracy {
+		return 0, &wire.Error{Code: wire.CodeTimeNotAvailable, Message: fmt.Sprintf("clock bound %v needs an accuracy of %v, more than the maximum %v", b, a, o.cfg.MaxAccuracy)}
+	}
+	return a, nil
 }
 
-// checkProposalTime applies a signer's time check to a proposal: genTime
-// must agree with this oracle's reading within both bounds and must not be
-// older than MaxProposalAge.
-func checkProposalTime(p *wire.Proposal, r clock.Reading) error {
-	g := time.Unix(p.GenTimeUnix, int64(p.GenTimeNanos))
-	diff := r.Time.Sub(g)
-	bound := r.Accuracy + time.Duration(p.AccuracyMicros)*time.Microsecond
+// genTime returns the genTime of a proposal.
+func genTime(p *wire.Proposal) time.Time {
+	return time.Unix(p.GenTimeUnix, int64(p.GenTimeNanos))
+}
+
+// checkProposalTime applies a signer's time check to a proposal with genTime
+// g and accuracy A, given this oracle's reading t with bound b and its
+// maximum accuracy: it accepts only if A ≤ maxAcc and the token's interval
+// [g−A, g+A] contains this oracle's interval [t−b, t+b]. There is no further
+// allowance for age: a proposal is usable only while the true time, which
+// lies in the oracle's interval, also lies in the token's.
+func checkProposalTime(p *wire.Proposal, r clock.Reading, maxAcc time.Duration) error {
+	g := genTime(p)
+	a := time.Duration(p.AccuracyMicros) * time.Microsecond
+	lo, hi := r.Time.Add(-r.Accuracy), r.Time.Add(r.Accuracy)
+	gs := g.UTC().Format(time.RFC3339Nano)
 	switch {
-	case diff < -bound:
-		return fmt.Errorf("proposed genTime %s is %v ahead of this oracle's clock (bound %v)", g.UTC().Format(time.RFC3339Nano), -diff, bound)
-	case diff > bound+MaxProposalAge:
-		return fmt.Errorf("proposed genTime %s is %v behind this oracle's clock (bound %v + %v)", g.UTC().Format(time.RFC3339Nano), diff, bound, MaxProposalAge)
-	case time.Duration(p.AccuracyMicros)*time.Microsecond < r.Accuracy:
-		return fmt.Errorf("proposed accuracy %dµs is tighter than this oracle's bound %v", p.AccuracyMicros, r.Accuracy)
+	case a > maxAcc:
+		return fmt.Errorf("proposed accuracy %v is too wide: this oracle's maximum is %v", a, maxAcc)
+	case g.Add(-a).After(lo):
+		return fmt.Errorf("proposed genTime %s ± %v is ahead of this oracle's clock: the token's interval starts %v after this oracle's (bound %v)", gs, a, g.Add(-a).Sub(lo), r.Accuracy)
+	case g.Add(a).Before(hi):
+		return fmt.Errorf("proposed genTime %s ± %v is behind this oracle's clock: the token's interval ends %v before this oracle's (bound %v)", gs, a, hi.Sub(g.Add(a)), r.Accuracy)
+	}
+	return nil
+}
+
+// Serial numbers. A token's serial number is 16 octets, the content of a
+// positive, minimally encoded INTEGER:
+//
+//	octet 0      0x40 | the signer set as a bit mask (bit i−1: node i)
+//	octets 1–8   genTime in microseconds since the Unix epoch, big endian
+//	octets 9–15  random
+//
+// Every signer checks the embedded set and time against its Begin request,
+// so two tokens with one serial number have one signer set, which holds an
+// honest signer, and one genTime, which that signer accepts only within the
+// window its replay record covers: it refuses the second. Uniqueness does not
+// depend on the random octets, which only make serials unpredictable.
+const (
+	serialLen    = 16
+	serialRandom = 7
+	serialMarker = 0x40
+)
+
+// signerMask returns the bit mask of a signer set of node ids 1..6.
+func signerMask(signers []uint8) uint8 {
+	var m uint8
+	for _, id := range signers {
+		m |= 1 << (id - 1)
+	}
+	return m
+}
+
+// newSerial returns a fresh serial number for genTime t and the signer set.
+func newSerial(t time.Time, signers []uint8) ([]byte, error) {
+	s := make([]byte, serialLen)
+	s[0] = serialMarker | signerMask(signers)
+	binary.BigEndian.PutUint64(s[1:9], uint64(t.UnixMicro()))
+	if _, err := randRead(s[serialLen-serialRandom:]); err != nil {
+		return nil, &wire.Error{Code: wire.CodeInternal, Message: "randomness: " + err.Error()}
+	}
+	return s, nil
+}
+
+// checkSerial checks that a proposal's serial number embeds its genTime and
+// the request's signer set.
+func checkSerial(p *wire.Proposal, signers []uint8) error {
+	s := p.Serial
+	if len(s) != serialLen || s[0]&0xc0 != serialMarker {
+		return fmt.Errorf("serial number %x is not in this TSA's format (%d octets, 0x40 | signer set first)", s, serialLen)
+	}
+	if m := signerMask(signers); s[0]&0x3f != m {
+		return fmt.Errorf("serial number %x names signer set %#02x, the request %v (%#02x)", s, s[0]&0x3f, signers, m)
+	}
+	if us, want := int64(binary.BigEndian.Uint64(s[1:9])), genTime(p).UnixMicro(); us != want {
+		return fmt.Errorf("serial number %x embeds genTime %dµs, the proposal %dµs", s, us, want)
 	}
 	return nil
 }

@@ -153,7 +153,7 @@ func (o *Oracle) handle(f wire.Frame) (wire.Frame, error) {
 		}
 		return wire.Frame{Type: wire.TypeOK}, nil
 	case wire.TypeProposeRequest:
-		var req wire.TokenFields
+		var req wire.ProposeRequest
 		if err := req.Unmarshal(f.Payload); err != nil {
 			return wire.Frame{}, err
 		}

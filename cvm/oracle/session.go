@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cc-tsa/cc-tsa/cvm/clock"
 	"github.com/cc-tsa/cc-tsa/cvm/tst"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
 )
@@ -79,7 +80,10 @@ func (o *Oracle) Begin(req *wire.BeginRequest) (*wire.BeginResponse, error) {
 	if err := o.checkSigners(req.Signers); err != nil {
 		return nil, err
 	}
-	if err := checkProposalTime(&req.Proposal, r); err != nil {
+	if err := checkProposalTime(&req.Proposal, r, o.cfg.MaxAccuracy); err != nil {
+		return nil, &wire.Error{Code: wire.CodeRefused, Message: err.Error()}
+	}
+	if err := checkSerial(&req.Proposal, req.Signers); err != nil {
 		return nil, &wire.Error{Code: wire.CodeRefused, Message: err.Error()}
 	}
 	o.mu.Lock()
@@ -100,7 +104,9 @@ func (o *Oracle) Begin(req *wire.BeginRequest) (*wire.BeginResponse, error) {
 		policy: req.Fields.Policy, certReq: req.Fields.CertReq, signers: slices.Clone(req.Signers),
 		tstInfo: tstInfo, mldsaMsg: attrs,
 	}
-	if err := o.admit(s, req.Proposal.Serial); err != nil {
+	// The session id and serial are remembered while this proposal could
+	// pass the time check again (see replayRecord).
+	if err := o.admit(s, req.Proposal.Serial, genTime(&req.Proposal).Add(o.cfg.MaxAccuracy), r); err != nil {
 		return nil, err
 	}
 	resp := &wire.BeginResponse{TSTInfo: tstInfo, MLDSASignedAttrs: attrs}
@@ -117,10 +123,11 @@ func (o *Oracle) Begin(req *wire.BeginRequest) (*wire.BeginResponse, error) {
 	return resp, nil
 }
 
-// admit records the session id and serial number (refusing replays) and
-// registers the session.
-func (o *Oracle) admit(s *session, serial []byte) error {
-	now := time.Now()
+// admit records the session id and serial number until expires on this
+// oracle's clock (refusing replays; r is the current reading) and registers
+// the session.
+func (o *Oracle) admit(s *session, serial []byte, expires time.Time, r clock.Reading) error {
+	now := o.now()
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.expireLocked(now)
@@ -130,7 +137,7 @@ func (o *Oracle) admit(s *session, serial []byte) error {
 	if _, ok := o.sessions[s.id]; ok {
 		return &wire.Error{Code: wire.CodeRefused, Message: "session id is in use"}
 	}
-	if err := o.seen.add(s.id, serial, now); err != nil {
+	if err := o.seen.add(s.id, serial, expires, r); err != nil {
 		return err
 	}
 	s.created = now
@@ -170,8 +177,10 @@ func (o *Oracle) BeginCSR(req *wire.BeginCSRRequest) (*wire.BeginResponse, error
 	s := &session{id: req.Session, kind: kindCSR, stage: stageBegun, policy: wire.PolicyHybrid,
 		signers: slices.Clone(req.Signers), tstInfo: ecsr, mldsaMsg: mcsr}
 	// The serial slot of the replay record takes a value that can never
-	// be a token serial (serials are positive): the session id itself.
-	if err := o.admit(s, append([]byte{0x80}, req.Session[:]...)); err != nil {
+	// be a token serial (serials are positive): the session id itself. It
+	// is remembered for as long as a session lives.
+	r := o.cfg.Clock.Now()
+	if err := o.admit(s, append([]byte{0x80}, req.Session[:]...), r.Time.Add(SessionLifetime), r); err != nil {
 		return nil, err
 	}
 	resp := &wire.BeginResponse{TSTInfo: ecsr, MLDSASignedAttrs: mcsr}
@@ -195,7 +204,7 @@ func (o *Oracle) lookup(id wire.SessionID) (*session, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	s, ok := o.sessions[id]
-	if !ok || time.Since(s.created) > SessionLifetime {
+	if !ok || o.now().Sub(s.created) > SessionLifetime {
 		if ok {
 			s.abort()
 		}

@@ -199,7 +199,7 @@ func fields() *wire.TokenFields {
 
 func wantTimeNotAvailable(t *testing.T, o *oracle.Oracle, when string) {
 	t.Helper()
-	_, err := o.Propose(fields())
+	_, err := o.Propose(&wire.ProposeRequest{Signers: []uint8{1}, Fields: *fields()})
 	var we *wire.Error
 	if !errors.As(err, &we) || we.Code != wire.CodeTimeNotAvailable {
 		t.Fatalf("%s: Propose = %v, want timeNotAvailable", when, err)
@@ -212,7 +212,7 @@ func wantTimeNotAvailable(t *testing.T, o *oracle.Oracle, when string) {
 func wantProposal(t *testing.T, o *oracle.Oracle, c *Clock, when string) *wire.Proposal {
 	t.Helper()
 	t0 := time.Now()
-	p, err := o.Propose(fields())
+	p, err := o.Propose(&wire.ProposeRequest{Signers: []uint8{1}, Fields: *fields()})
 	t1 := time.Now()
 	if err != nil {
 		t.Fatalf("%s: Propose: %v", when, err)

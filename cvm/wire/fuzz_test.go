@@ -18,7 +18,7 @@ func decoderFor(t Type) codec {
 	case TypeInstallRequest:
 		return new(InstallRequest)
 	case TypeProposeRequest:
-		return new(TokenFields)
+		return new(ProposeRequest)
 	case TypeProposal:
 		return new(Proposal)
 	case TypeBeginRequest:

@@ -15,7 +15,7 @@ type Type uint8
 const (
 	TypeStatusRequest   Type = 0x01 // wrapper → oracle: empty payload
 	TypeInstallRequest  Type = 0x02 // wrapper → oracle: InstallRequest
-	TypeProposeRequest  Type = 0x03 // wrapper → leader: TokenFields
+	TypeProposeRequest  Type = 0x0C // wrapper → leader: ProposeRequest
 	TypeBeginRequest    Type = 0x04 // wrapper → signer: BeginRequest
 	TypeRoundRequest    Type = 0x05 // wrapper → signer: RoundRequest
 	TypeAttachRequest   Type = 0x06 // wrapper → signer: AttachRequest
@@ -24,6 +24,10 @@ const (
 	TypeHelloRequest    Type = 0x09 // wrapper → oracle: HelloRequest
 	TypePeersRequest    Type = 0x0A // wrapper → oracle: PeersRequest
 	TypeBeginCSRRequest Type = 0x0B // wrapper → signer: BeginCSRRequest
+	// 0x03 was the propose request of the first revision, whose payload
+	// was TokenFields alone. It is retired, not reused: a frame of type
+	// 0x03 is of an unknown type, so an oracle and a wrapper from either
+	// side of the change refuse each other instead of misreading a payload.
 
 	TypeStatusResponse Type = 0x81 // Status
 	TypeOK             Type = 0x82 // empty payload
@@ -541,7 +545,7 @@ func CheckNonce(n []byte) error {
 	return nil
 }
 
-// Marshal encodes f (the payload of TypeProposeRequest).
+// Marshal encodes f.
 func (f *TokenFields) Marshal() ([]byte, error) {
 	var b cryptobyte.Builder
 	f.add(&b)
@@ -557,6 +561,42 @@ func (f *TokenFields) Unmarshal(p []byte) error {
 	if !in.Empty() {
 		return malformed("token fields: trailing bytes")
 	}
+	return nil
+}
+
+// ProposeRequest asks the leader of a signing session for a proposal. The
+// leader needs the signer set because the serial number it picks encodes it
+// (see docs/wire-protocol.md, "Serial numbers").
+type ProposeRequest struct {
+	Signers []uint8 // node ids of the signing set, ascending, including the leader
+	Fields  TokenFields
+}
+
+// Marshal encodes r (the payload of TypeProposeRequest).
+func (r *ProposeRequest) Marshal() ([]byte, error) {
+	var b cryptobyte.Builder
+	addBytes8(&b, r.Signers)
+	r.Fields.add(&b)
+	return b.Bytes()
+}
+
+// Unmarshal decodes p into r.
+func (r *ProposeRequest) Unmarshal(p []byte) error {
+	in := cryptobyte.String(p)
+	var v ProposeRequest
+	if !readBytes8(&in, &v.Signers, MaxSigners) {
+		return malformed("propose request")
+	}
+	if err := checkSigners(v.Signers); err != nil {
+		return err
+	}
+	if err := v.Fields.read(&in); err != nil {
+		return err
+	}
+	if !in.Empty() {
+		return malformed("propose request: trailing bytes")
+	}
+	*r = v
 	return nil
 }
 

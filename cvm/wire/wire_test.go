@@ -34,7 +34,7 @@ func samples(t testing.TB) map[Type][]byte {
 		TypeInstallRequest: enc(&InstallRequest{
 			ECDSA: CertInfo{Certificate: []byte{0x30, 0}, Issuer: []byte{0x30, 0}, Serial: []byte{1}},
 			MLDSA: CertInfo{Certificate: []byte{0x30, 0}, Issuer: []byte{0x30, 0}, Serial: []byte{2}}}),
-		TypeProposeRequest: enc(&f),
+		TypeProposeRequest: enc(&ProposeRequest{Signers: []uint8{2, 4, 5}, Fields: f}),
 		TypeProposal:       enc(&p),
 		TypeBeginRequest:   enc(&BeginRequest{Session: SessionID{1, 2}, Signers: []uint8{1, 3, 5}, Fields: f, Proposal: p, Presign: PresignID{1}}),
 		TypeBeginResponse:  enc(&BeginResponse{TSTInfo: []byte{0x30, 0}, MLDSASignedAttrs: []byte{0x31, 0}, Round1: []byte{1}}),
@@ -119,6 +119,36 @@ func TestFieldChecks(t *testing.T) {
 		b, _ := r.Marshal()
 		if err := new(BeginRequest).Unmarshal(b); !errors.Is(err, ErrMessage) {
 			t.Errorf("signers %v accepted", s)
+		}
+		pr := ProposeRequest{Signers: s, Fields: sampleFields()}
+		b, _ = pr.Marshal()
+		if err := new(ProposeRequest).Unmarshal(b); !errors.Is(err, ErrMessage) {
+			t.Errorf("propose request with signers %v accepted", s)
+		}
+	}
+}
+
+// TestProposeRequestVersioned checks that the first revision's propose
+// request cannot be misread: its type is retired, and its payload (token
+// fields without a signer set) does not decode as a ProposeRequest.
+func TestProposeRequestVersioned(t *testing.T) {
+	if Type(0x03).Known() {
+		t.Fatal("retired type 0x03 is still known")
+	}
+	var buf bytes.Buffer
+	buf.Write(AppendHeader(nil, TypeProposeRequest, 1, 0))
+	buf.Bytes()[3] = 0x03
+	if _, err := ReadFrame(&buf); !errors.Is(err, ErrFrame) {
+		t.Fatalf("frame of the retired type: %v", err)
+	}
+	for _, f := range []TokenFields{
+		sampleFields(),
+		{Policy: PolicyMLDSA, HashAlg: SHA256, Imprint: make([]byte, 32)},
+		{Policy: PolicyHybrid, HashAlg: SHA512, Imprint: make([]byte, 64), Nonce: []byte{1}},
+	} {
+		old, _ := f.Marshal()
+		if err := new(ProposeRequest).Unmarshal(old); err == nil {
+			t.Errorf("old propose payload %x decodes as a ProposeRequest", old)
 		}
 	}
 }

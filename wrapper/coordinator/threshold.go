@@ -36,7 +36,7 @@ func (c *Coordinator) thresholdSession(ctx context.Context, set []*Node, f *wire
 		}
 	}
 	leader := set[int(c.next.Load())%len(set)]
-	prop, err := leader.Client.Propose(ctx, f)
+	prop, err := leader.Client.Propose(ctx, &wire.ProposeRequest{Signers: signers, Fields: *f})
 	c.stats.lap(StagePropose, &t)
 	if err != nil {
 		return nil, &NodeError{Node: leader.ID(), Err: fmt.Errorf("propose: %w", err)}

@@ -32,7 +32,7 @@ func (c *Coordinator) session(ctx context.Context, set []*Node, f *wire.TokenFie
 		ids[i] = s.NodeID
 	}
 	leader := signers[0]
-	prop, err := leader.node.Client.Propose(ctx, f)
+	prop, err := leader.node.Client.Propose(ctx, &wire.ProposeRequest{Signers: ids, Fields: *f})
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: leader %d: propose: %w", leader.id, err)
 	}

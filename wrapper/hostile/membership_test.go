@@ -296,4 +296,3 @@ func TestLiveNodeNotReplaced(t *testing.T) {
 	}
 	issueToken(t, c)
 }
-

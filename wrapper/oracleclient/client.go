@@ -203,10 +203,10 @@ func (c *Client) Install(ctx context.Context, req *wire.InstallRequest) error {
 	return c.roundTrip(ctx, wire.TypeInstallRequest, req, wire.TypeOK, nil)
 }
 
-// Propose asks the leader for a proposal.
-func (c *Client) Propose(ctx context.Context, f *wire.TokenFields) (*wire.Proposal, error) {
+// Propose asks the leader for a proposal for the signer set req.Signers.
+func (c *Client) Propose(ctx context.Context, req *wire.ProposeRequest) (*wire.Proposal, error) {
 	var p wire.Proposal
-	if err := c.roundTrip(ctx, wire.TypeProposeRequest, f, wire.TypeProposal, &p); err != nil {
+	if err := c.roundTrip(ctx, wire.TypeProposeRequest, req, wire.TypeProposal, &p); err != nil {
 		return nil, err
 	}
 	return &p, nil

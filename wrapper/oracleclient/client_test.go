@@ -127,7 +127,7 @@ func TestErrorFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_, err = c.Propose(context.Background(), &wire.TokenFields{})
+	_, err = c.Propose(context.Background(), &wire.ProposeRequest{})
 	var we *wire.Error
 	if !errors.As(err, &we) || we.Code != wire.CodeTimeNotAvailable {
 		t.Fatalf("got %v", err)
