@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -58,7 +59,7 @@ func route(set []*Node, outputs [][][]byte, dropOutside bool) (map[uint8][][]byt
 	}
 	for i, envs := range outputs {
 		from := set[i].ID()
-		to := map[uint8]bool{}
+		broadcast := false
 		for _, raw := range envs {
 			var e peer.Envelope
 			if err := e.Unmarshal(raw); err != nil {
@@ -67,11 +68,11 @@ func route(set []*Node, outputs [][][]byte, dropOutside bool) (map[uint8][][]byt
 			if e.Sender != from {
 				return nil, &NodeError{Node: from, Err: fmt.Errorf("envelope claims sender %d", e.Sender)}
 			}
-			if to[e.Receiver] {
-				// Receivers refuse a second message for one slot.
-				return nil, &NodeError{Node: from, Err: fmt.Errorf("two envelopes for receiver %d in one step", e.Receiver)}
+			if e.Receiver == peer.Broadcast && broadcast {
+				// Receivers refuse a second broadcast of one sender.
+				return nil, &NodeError{Node: from, Err: errors.New("two broadcasts in one step")}
 			}
-			to[e.Receiver] = true
+			broadcast = broadcast || e.Receiver == peer.Broadcast
 			if e.Receiver == peer.Broadcast {
 				for _, n := range set {
 					if n.ID() != from {
