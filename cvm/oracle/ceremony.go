@@ -74,15 +74,21 @@ func (o *Oracle) Relay(req *wire.RelayRequest) (*wire.RelayResponse, error) {
 }
 
 // openInbound opens relay envelopes for one step: broadcasts and messages
-// addressed to this oracle, from peers other than itself. It returns the
-// payloads with their senders, in the order given.
+// addressed to this oracle, from peers other than itself: at most one
+// broadcast per sender, and no envelope twice. It returns the payloads with their senders, in the
+// order given. A failure names a culprit only when the culprit's signature
+// covers the offending bytes (see open): an envelope that does not decode
+// or verify, a misaddressed one or an exact duplicate (all of which the
+// relay can make) names no one; two different broadcasts that both verify
+// name their sender, who signed both.
 func (o *Oracle) openInbound(raw [][]byte, kind uint8, keyID, sid [32]byte, round uint16) ([]inbound, error) {
 	var out []inbound
-	seen := map[[2]uint8]bool{}
+	copies := map[string]bool{}    // every envelope, to refuse replays
+	broadcasts := map[uint8]bool{} // senders whose broadcast was opened
 	for _, r := range raw {
 		var e peer.Envelope
 		if err := e.Unmarshal(r); err != nil {
-			return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "envelope: " + err.Error()}
+			return nil, unauthenticated(0, "envelope", err)
 		}
 		if e.Sender == o.cfg.NodeID || e.Sender > o.cfg.Nodes {
 			return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("envelope from node %d", e.Sender)}
@@ -90,12 +96,20 @@ func (o *Oracle) openInbound(raw [][]byte, kind uint8, keyID, sid [32]byte, roun
 		if e.Receiver != peer.Broadcast && e.Receiver != o.cfg.NodeID {
 			return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("envelope for node %d delivered to node %d", e.Receiver, o.cfg.NodeID)}
 		}
-		key := [2]uint8{e.Sender, e.Receiver}
-		if e.Receiver == peer.Broadcast && seen[key] {
-			return nil, culprit(e.Sender, "duplicate message", fmt.Errorf("round %d", round))
-		}
-		seen[key] = true
 		want := peer.Header{Kind: kind, KeyID: keyID, Session: sid, Round: round, Sender: e.Sender, Receiver: e.Receiver}
+		if copies[string(r)] {
+			return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("round %d: a message of node %d came twice", round, e.Sender)}
+		}
+		copies[string(r)] = true
+		if broadcasts[e.Sender] && e.Receiver == peer.Broadcast {
+			if _, err := o.openEnvelope(r, want); err != nil {
+				return nil, err
+			}
+			return nil, culprit(e.Sender, "two different signed broadcasts", fmt.Errorf("round %d", round))
+		}
+		if e.Receiver == peer.Broadcast {
+			broadcasts[e.Sender] = true
+		}
 		p, err := o.openEnvelope(r, want)
 		if err != nil {
 			return nil, err

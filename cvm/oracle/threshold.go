@@ -402,6 +402,10 @@ func (o *Oracle) thresholdMLDSARound(s *session, req *wire.RoundRequest) ([]byte
 			if err := c.UnmarshalBinary(p.data); err != nil {
 				return fail(culprit(p.from, "commitment", err))
 			}
+			if c.Sender != int(p.from)-1 {
+				// Signed by p.from: naming another party is its fault.
+				return fail(culprit(p.from, "commitment", fmt.Errorf("claims party %d as sender", c.Sender)))
+			}
 			if p.from != o.cfg.NodeID {
 				st.cmts[p.from] = c.Hash[:]
 			}
@@ -428,7 +432,7 @@ func (o *Oracle) thresholdMLDSARound(s *session, req *wire.RoundRequest) ([]byte
 		for _, p := range payloads {
 			r := new(mldsa.Reveal)
 			if err := r.UnmarshalBinary(p.data); err != nil {
-				return fail(culprit(p.from, "reveal", err))
+				return fail(unauthenticated(p.from, "reveal", err))
 			}
 			revs = append(revs, r)
 		}
@@ -436,7 +440,7 @@ func (o *Oracle) thresholdMLDSARound(s *session, req *wire.RoundRequest) ([]byte
 		st.sess = nil // Round3 consumes the attempt's secrets whatever the outcome
 		if err != nil {
 			delete(t.attempts, a)
-			return nil, abortError(err)
+			return nil, revealError(err)
 		}
 		if env, err = o.sealMsg(envMLDSASign, t.keys.keyID, t.sid, req.Round, resp); err != nil {
 			delete(t.attempts, a)
@@ -547,28 +551,31 @@ func (o *Oracle) openRound(msgs []wire.RoundMessage, kind uint8, keyID, sid [32]
 // openEnvelope decodes an envelope and checks it against want with the
 // sender's identity key.
 func (o *Oracle) openEnvelope(raw []byte, want peer.Header) ([]byte, error) {
-	return o.open(raw, want, func(e *peer.Envelope, from peer.PublicKeys) ([]byte, error) {
-		return peer.Open(e, from, want, o.identity)
-	})
+	return o.open(raw, want, nil)
 }
 
 // openCommitted decodes an envelope that opens a commitment and checks its
-// signature over the commitment; the caller checks the payload against it.
+// signature over the commitment. The payload it returns is NOT yet
+// authenticated: the caller checks it against the commitment and, because
+// no signature covers those bytes, treats a mismatch as unauthenticated
+// (see revealError), never as the sender's fault.
 func (o *Oracle) openCommitted(raw []byte, want peer.Header, commitment []byte) ([]byte, error) {
 	if commitment == nil {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("no commitment from node %d to open", want.Sender)}
 	}
-	return o.open(raw, want, func(e *peer.Envelope, from peer.PublicKeys) ([]byte, error) {
-		return peer.OpenCommitted(e, from, want, commitment)
-	})
+	return o.open(raw, want, commitment)
 }
 
-// open decodes an envelope from want.Sender and checks it with check,
-// given the sender's identity keys; failures name the sender.
-func (o *Oracle) open(raw []byte, want peer.Header, check func(*peer.Envelope, peer.PublicKeys) ([]byte, error)) ([]byte, error) {
+// open decodes an envelope from want.Sender and checks it: its signature
+// over the payload, or with commitment set over that commitment
+// (peer.OpenCommitted). Blame follows the signature. An envelope that does
+// not decode, whose header is not want or whose signature does not verify
+// may be the relay's doing and is refused as unauthenticated, naming no
+// one; a signed ciphertext that does not decrypt is the sender's.
+func (o *Oracle) open(raw []byte, want peer.Header, commitment []byte) ([]byte, error) {
 	var e peer.Envelope
 	if err := e.Unmarshal(raw); err != nil {
-		return nil, culprit(want.Sender, "envelope", err)
+		return nil, unauthenticated(want.Sender, "envelope", err)
 	}
 	var from peer.PublicKeys
 	if want.Sender == o.cfg.NodeID {
@@ -582,20 +589,54 @@ func (o *Oracle) open(raw []byte, want peer.Header, check func(*peer.Envelope, p
 		}
 		from = p
 	}
-	p, err := check(&e, from)
-	if err != nil {
-		return nil, culprit(want.Sender, "authentication", err)
+	var p []byte
+	var err error
+	if commitment != nil {
+		p, err = peer.OpenCommitted(&e, from, want, commitment)
+	} else {
+		p, err = peer.Open(&e, from, want, o.identity)
+	}
+	switch {
+	case errors.Is(err, peer.ErrDecrypt):
+		return nil, culprit(want.Sender, "encrypted payload", err)
+	case err != nil:
+		return nil, unauthenticated(want.Sender, "authentication", err)
 	}
 	o.heardFrom(want.Sender)
 	return p, nil
 }
 
-// culprit reports a message of node from that failed a check.
+// culprit reports a message of node from that failed a check. Use it only
+// when from's signature covers the bytes that failed: a payload from an
+// envelope that verified (not a committed reveal, see revealError).
 func culprit(from uint8, what string, err error) error {
 	return &wire.Error{Code: wire.CodeRefused, Message: fmt.Sprintf("culprit node %d: %s: %v", from, what, err)}
 }
 
-// abortError turns a protocol abort into a refusal naming the culprit.
+// unauthenticated reports a relayed message, claiming to come from node
+// from, that failed authentication. The relay can produce such a message,
+// so the refusal (wire.CodeUnauthenticated) names no culprit; the claimed
+// sender is mentioned only to locate the message.
+func unauthenticated(from uint8, what string, err error) error {
+	return &wire.Error{Code: wire.CodeUnauthenticated, Message: fmt.Sprintf("message claiming node %d as sender: %s: %v", from, what, err)}
+}
+
+// revealError maps a failure of ML-DSA round 3 to a refusal. Round 3 fails
+// only on the reveals' contents (a sender, a slot count, or bytes that do
+// not open their commitment), and reveal envelopes are signed over the
+// commitment, not those bytes: the relay can alter them, so the refusal
+// names no one.
+func revealError(err error) error {
+	var me *mldsa.AbortError
+	if errors.As(err, &me) && me.Culprit >= 0 {
+		return unauthenticated(uint8(me.Culprit+1), "reveal", errors.New(me.Reason))
+	}
+	return &wire.Error{Code: wire.CodeRefused, Message: "ML-DSA round 3: " + err.Error()}
+}
+
+// abortError turns a protocol abort into a refusal naming the culprit. The
+// protocols run on payloads from envelopes that verified, so a culprit the
+// protocol names signed the bytes that failed.
 func abortError(err error) error {
 	var me *mldsa.AbortError
 	if errors.As(err, &me) && me.Culprit >= 0 {
@@ -604,6 +645,10 @@ func abortError(err error) error {
 	var ee *tecdsa.AbortError
 	if errors.As(err, &ee) && ee.Culprit > 0 {
 		return &wire.Error{Code: wire.CodeRefused, Message: fmt.Sprintf("culprit node %d: %s", ee.Culprit, ee.Reason)}
+	}
+	var we *wire.Error
+	if errors.As(err, &we) {
+		return we
 	}
 	return &wire.Error{Code: wire.CodeRefused, Message: err.Error()}
 }

@@ -270,6 +270,11 @@ func OpenCommitted(e *Envelope, from PublicKeys, want Header, commitment []byte)
 // ErrAuth is wrapped by every authentication failure.
 var ErrAuth = errors.New("peer: message authentication failed")
 
+// ErrDecrypt is wrapped (with ErrAuth) by Open's failures to decrypt a
+// payload whose signature verified: the sender signed those ciphertext
+// bytes, so the failure is the sender's.
+var ErrDecrypt = errors.New("peer: signed payload does not decrypt")
+
 // Open checks that e was signed by from and is addressed as want says
 // (every header field must match, the receiver may be Broadcast when want
 // allows it) and returns the payload, decrypting it with me if it is
@@ -288,11 +293,11 @@ func Open(e *Envelope, from PublicKeys, want Header, me *Identity) ([]byte, erro
 		return e.Payload, nil
 	}
 	if me == nil {
-		return nil, fmt.Errorf("%w: encrypted message but no key to open it", ErrAuth)
+		return nil, fmt.Errorf("%w: %w: encrypted message but no key to open it", ErrAuth, ErrDecrypt)
 	}
 	pt, err := me.decrypt(&e.Header, from.Sign, e.Payload)
 	if err != nil {
-		return nil, fmt.Errorf("%w: decrypting message from node %d: %v", ErrAuth, e.Sender, err)
+		return nil, fmt.Errorf("%w: %w: message from node %d: %v", ErrAuth, ErrDecrypt, e.Sender, err)
 	}
 	return pt, nil
 }

@@ -294,6 +294,12 @@ const (
 	CodeUnknownSession   ErrorCode = 5
 	CodeBusy             ErrorCode = 6 // a resource bound was reached; retry later
 	CodeInternal         ErrorCode = 7
+	// CodeUnauthenticated: a relayed message failed authentication (it did
+	// not decode as an envelope, its signature or header did not verify,
+	// or a committed payload did not open its commitment). The relay can
+	// cause this, so the refusal names no culprit; a coordinator that
+	// relayed faithfully checks the senders' envelopes itself.
+	CodeUnauthenticated ErrorCode = 8
 )
 
 func (c ErrorCode) String() string {
@@ -312,6 +318,8 @@ func (c ErrorCode) String() string {
 		return "busy"
 	case CodeInternal:
 		return "internal error"
+	case CodeUnauthenticated:
+		return "unauthenticated message"
 	}
 	return fmt.Sprintf("ErrorCode(%d)", uint16(c))
 }
@@ -991,7 +999,7 @@ func (e *Error) Unmarshal(p []byte) error {
 	if !in.ReadUint16(&code) || !readBytes16(&in, &msg, MaxErrorText) || !in.Empty() {
 		return malformed("error")
 	}
-	if code == 0 || code > uint16(CodeInternal) {
+	if code == 0 || code > uint16(CodeUnauthenticated) {
 		return malformed("error code %d", code)
 	}
 	e.Code, e.Message = ErrorCode(code), string(msg)

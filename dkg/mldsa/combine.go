@@ -169,3 +169,41 @@ slots:
 	}
 	return nil, ErrNoValidSlot
 }
+
+// CheckReveals checks every reveal of an attempt against its sender's
+// commitment, as round 3 does, and returns an *AbortError naming the sender
+// of the first reveal that is missing, has the wrong shape or does not open
+// its commitment. A combiner that received each message directly from its
+// sender uses it to find which signer sent a bad reveal when a signer's
+// round 3 refused one that the relay cannot have altered.
+func CheckReveals(p Params, pk *PublicKey, cfg SessionConfig, cmts []*Commitment, revs []*Reveal) error {
+	if err := p.validate(); err != nil {
+		return err
+	}
+	if pk == nil || pk.pk == nil {
+		return errors.New("mldsa: CheckReveals needs a public key")
+	}
+	if _, err := cfg.signerMask(p); err != nil {
+		return err
+	}
+	senders := make([]int, len(cmts))
+	for i, c := range cmts {
+		if c == nil {
+			return abort(CulpritNone, "nil commitment")
+		}
+		senders[i] = c.Sender
+	}
+	idx, err := order(cfg.Signers, senders)
+	if err != nil {
+		return err
+	}
+	hashes := make([][commitHashSize]byte, len(idx))
+	for pos, k := range idx {
+		hashes[pos] = cmts[k].Hash
+	}
+	ordered, err := orderReveals(p, &cfg, revs)
+	if err != nil {
+		return err
+	}
+	return verifyReveals(pk, p, &cfg, hashes, ordered, CulpritNone, nil)
+}

@@ -364,3 +364,17 @@ func TestSessionBudget(t *testing.T) {
 		t.Fatal("zeroized share started a session")
 	}
 }
+
+func TestCheckReveals(t *testing.T) {
+	f := newFixture(t)
+	r := f.start(t, []int{1, 2, 3})
+	r.round2(t)
+	p := f.shares[1].Params()
+	if err := CheckReveals(p, f.pk, r.cfg, r.cmts, r.revs); err != nil {
+		t.Fatalf("honest reveals: %v", err)
+	}
+	bad := *r.revs[2]
+	bad.w = append([]byte(nil), bad.w...)
+	bad.w[7] ^= 1
+	wantAbort(t, CheckReveals(p, f.pk, r.cfg, r.cmts, []*Reveal{r.revs[0], r.revs[1], &bad}), 3)
+}

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -58,6 +59,7 @@ func route(set []*Node, outputs [][][]byte, dropOutside bool) (map[uint8][][]byt
 	}
 	for i, envs := range outputs {
 		from := set[i].ID()
+		broadcast := false
 		for _, raw := range envs {
 			var e peer.Envelope
 			if err := e.Unmarshal(raw); err != nil {
@@ -66,6 +68,11 @@ func route(set []*Node, outputs [][][]byte, dropOutside bool) (map[uint8][][]byt
 			if e.Sender != from {
 				return nil, &NodeError{Node: from, Err: fmt.Errorf("envelope claims sender %d", e.Sender)}
 			}
+			if e.Receiver == peer.Broadcast && broadcast {
+				// Receivers refuse a second broadcast of one sender.
+				return nil, &NodeError{Node: from, Err: errors.New("two broadcasts in one step")}
+			}
+			broadcast = broadcast || e.Receiver == peer.Broadcast
 			if e.Receiver == peer.Broadcast {
 				for _, n := range set {
 					if n.ID() != from {
@@ -88,21 +95,35 @@ func route(set []*Node, outputs [][][]byte, dropOutside bool) (map[uint8][][]byt
 
 // runRelay runs a relayed protocol of steps steps among set, routing
 // envelopes between them, and returns each node's result of the last step.
+// Its envelopes carry the zero key id (key generation, re-sharing, time
+// checks); runRelayKeyed runs protocols bound to the cluster's keys.
 func runRelay(ctx context.Context, set []*Node, proto wire.Protocol, sid [32]byte, steps int, params []byte) ([][]byte, error) {
-	return relay(ctx, set, proto, sid, steps, params, false)
+	return relay(ctx, set, proto, [32]byte{}, sid, steps, params, false)
+}
+
+// runRelayKeyed is runRelay for a protocol whose envelopes carry keyID
+// (presigning, pairwise setup).
+func runRelayKeyed(ctx context.Context, set []*Node, proto wire.Protocol, keyID, sid [32]byte, steps int, params []byte) ([][]byte, error) {
+	return relay(ctx, set, proto, keyID, sid, steps, params, false)
 }
 
 // relay is runRelay; with dropOutside, messages for nodes outside set (for
 // example unreachable peers in a time check) are dropped instead of failing
-// the protocol.
-func relay(ctx context.Context, set []*Node, proto wire.Protocol, sid [32]byte, steps int, params []byte, dropOutside bool) ([][]byte, error) {
+// the protocol. keyID is the key id the protocol's envelopes carry, which
+// the coordinator needs to check them when an oracle refuses one as
+// unauthenticated (see blameRelayStep).
+func relay(ctx context.Context, set []*Node, proto wire.Protocol, keyID, sid [32]byte, steps int, params []byte, dropOutside bool) ([][]byte, error) {
 	var inbound map[uint8][][]byte
 	var results [][]byte
+	var prev [][][]byte // what each node sent in the previous step
 	for step := 1; step <= steps; step++ {
 		resps, err := parallel(set, func(n *Node) (*wire.RelayResponse, error) {
 			return n.Client.Relay(ctx, &wire.RelayRequest{Protocol: proto, Session: sid, Step: uint8(step), Params: params, Inbound: inbound[n.ID()]})
 		})
 		if err != nil {
+			if step > 1 && unauthenticated(err) {
+				err = blameRelayStep(set, proto, keyID, sid, step-1, prev, err)
+			}
 			return nil, fmt.Errorf("%v step %d: %w", proto, step, err)
 		}
 		outs := make([][][]byte, len(resps))
@@ -113,6 +134,7 @@ func relay(ctx context.Context, set []*Node, proto wire.Protocol, sid [32]byte, 
 		if inbound, err = route(set, outs, dropOutside); err != nil {
 			return nil, fmt.Errorf("%v step %d: %w", proto, step, err)
 		}
+		prev = outs
 	}
 	return results, nil
 }

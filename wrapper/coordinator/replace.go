@@ -94,7 +94,7 @@ func (c *Coordinator) Replace(ctx context.Context, reps []Replacement, check Att
 			slices.SortFunc(pair, func(a, b *Node) int { return int(a.ID()) - int(b.ID()) })
 			var sid [32]byte
 			rand.Read(sid[:])
-			if _, err := runRelay(ctx, pair, wire.ProtoPairSetup, sid, 6, ids(pair)); err != nil {
+			if _, err := runRelayKeyed(ctx, pair, wire.ProtoPairSetup, c.keyID, sid, 6, ids(pair)); err != nil {
 				return fmt.Errorf("pairwise setup %v: %w", ids(pair), err)
 			}
 		}

@@ -282,11 +282,17 @@ func (c *Coordinator) mldsaAttempt(ctx context.Context, set []*Node, sid wire.Se
 	c.countBytes(cmtEnvs, len(set)-1)
 	revEnvs, err := round(base+2, roundInbound(set, cmtEnvs))
 	if err != nil {
+		if unauthenticated(err) {
+			err = c.blameCommitments(set, sid, base+1, cmtEnvs, err)
+		}
 		return nil, err
 	}
 	c.countBytes(revEnvs, len(set)-1)
 	respEnvs, err := round(base+3, roundInbound(set, revEnvs))
 	if err != nil {
+		if unauthenticated(err) {
+			err = c.blameReveals(set, sid, a, base+2, cmtEnvs, revEnvs, mu, err)
+		}
 		return nil, err
 	}
 	c.countBytes(respEnvs, 1)
