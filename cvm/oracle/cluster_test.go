@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cc-tsa/cc-tsa/cvm/membership"
 	"github.com/cc-tsa/cc-tsa/cvm/peer"
 	"github.com/cc-tsa/cc-tsa/cvm/tst"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
@@ -32,7 +33,9 @@ type testCluster struct {
 	ecdsaPub *ecdsa.PublicKey
 	keyID    [32]byte
 	peersReq *wire.PeersRequest
-	install  *wire.InstallRequest
+	// epoch is the membership digest the ceremony fixed.
+	epoch   [32]byte
+	install *wire.InstallRequest
 
 	mu   sync.Mutex
 	seen map[wire.Type][][]byte // genuine requests to node 1, encoded
@@ -108,12 +111,19 @@ func newTestCluster() (*testCluster, error) {
 		}
 		c.nodes = append(c.nodes, o)
 	}
-	var nonce [wire.NonceSize]byte
-	rand.Read(nonce[:])
-	c.record(1, wire.TypeHelloRequest, rawRequest(nonce[:]))
-	c.peersReq = &wire.PeersRequest{Nonce: nonce}
+	var chs []wire.Challenge
 	for _, o := range c.nodes {
-		h, err := o.Hello(nonce)
+		resp, err := o.Relay(&wire.RelayRequest{Protocol: wire.ProtoMembership, Step: 1})
+		if err != nil {
+			return nil, fmt.Errorf("challenge: %w", err)
+		}
+		chs = append(chs, wire.Challenge{Node: o.cfg.NodeID, Value: [wire.NonceSize]byte(resp.Result)})
+	}
+	hreq := &wire.HelloRequest{Nonce: membership.Nonce(chs)}
+	c.record(1, wire.TypeHelloRequest, hreq)
+	c.peersReq = &wire.PeersRequest{Challenges: chs}
+	for _, o := range c.nodes {
+		h, err := o.Hello(hreq)
 		if err != nil {
 			return nil, err
 		}
@@ -125,6 +135,7 @@ func newTestCluster() (*testCluster, error) {
 			return nil, fmt.Errorf("peers: %w", err)
 		}
 	}
+	c.epoch = c.nodes[0].epochID()
 	var sid [32]byte
 	rand.Read(sid[:])
 	res, err := c.relay(c.nodes, wire.ProtoMLDSADKG, sid, 6, nil)
@@ -296,8 +307,9 @@ func (c *testCluster) signToken(policy wire.Policy) error {
 			return fmt.Errorf("presign: %w", err)
 		}
 	}
-	c.record(1, wire.TypeProposeRequest, f)
-	prop, err := set[0].Propose(f)
+	preq := &wire.ProposeRequest{Signers: signers, Fields: *f}
+	c.record(1, wire.TypeProposeRequest, preq)
+	prop, err := set[0].Propose(preq)
 	if err != nil {
 		return fmt.Errorf("propose: %w", err)
 	}

@@ -51,7 +51,7 @@ func beginSigning(t *testing.T, cls []*oracleclient.Client) *signing {
 	s := &signing{t: t, cls: cls, set: []uint8{1, 2, 3}}
 	rand.Read(s.sid[:])
 	f := wire.TokenFields{Policy: wire.PolicyMLDSA, HashAlg: wire.SHA256, Imprint: make([]byte, 32)}
-	prop, err := cls[0].Propose(ctx, &f)
+	prop, err := cls[0].Propose(ctx, &wire.ProposeRequest{Signers: s.set, Fields: f})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -185,7 +185,7 @@ func TestPresignDifferentSignerSets(t *testing.T) {
 	_, errs = r.step(2, params, in)
 	for id, err := range errs {
 		we := refused(t, err, wire.CodeRefused, wire.CodeBadRequest)
-		if culpritRE(we.Message) {
+		if namesCulprit(we.Message) {
 			t.Errorf("node %d names a culprit for a relay-made mismatch: %v", id, we)
 		}
 	}
@@ -204,7 +204,7 @@ func TestPresignDifferentBatchSizes(t *testing.T) {
 	mustOK(t, errs)
 	_, errs = r.step(2, params, route(t, []uint8{1, 2, 3}, outs))
 	for id, err := range errs {
-		if we := refused(t, err, wire.CodeRefused); culpritRE(we.Message) {
+		if we := refused(t, err, wire.CodeRefused); namesCulprit(we.Message) {
 			t.Errorf("node %d names a culprit: %v", id, we)
 		}
 	}
@@ -239,7 +239,7 @@ func TestPresignReplayedAndReorderedSteps(t *testing.T) {
 	// Step 3 given the step-1 envelopes (a reordered round): refused with
 	// no culprit; node 1's run is aborted, the others finish.
 	_, errs = r.step(3, map[uint8][]byte{1: params[1]}, map[uint8][][]byte{1: in1[1]})
-	if we := refused(t, errs[1], wire.CodeRefused); culpritRE(we.Message) {
+	if we := refused(t, errs[1], wire.CodeRefused); namesCulprit(we.Message) {
 		t.Errorf("reordered round names a culprit: %v", we)
 	}
 	in2 := route(t, set, out2)
@@ -356,7 +356,7 @@ func TestPairSetupLastStepOneSide(t *testing.T) {
 	if err == nil {
 		t.Fatal("presigning across mismatched pair setups succeeded")
 	}
-	if we := refused(t, err, wire.CodeRefused); culpritRE(we.Message) {
+	if we := refused(t, err, wire.CodeRefused); namesCulprit(we.Message) {
 		t.Errorf("pair mismatch names a culprit: %v", we)
 	}
 	noBans(t, c)
@@ -368,5 +368,5 @@ func TestPairSetupLastStepOneSide(t *testing.T) {
 	issueToken(t, c)
 }
 
-// culpritRE reports whether an oracle's refusal names a culprit.
-func culpritRE(msg string) bool { return bytes.Contains([]byte(msg), []byte("culprit node")) }
+// namesCulprit reports whether an oracle's refusal names a culprit.
+func namesCulprit(msg string) bool { return bytes.Contains([]byte(msg), []byte("culprit node")) }
