@@ -76,7 +76,7 @@ func (k *thresholdKeys) releasePair(id wire.PresignID, r *pairRun, step uint8, o
 // message each way; step 6 installs the result and returns its pair id
 // (tecdsa.KeyShare.PairID), which both sides report the same. The
 // envelopes are bound to the relay context (relayContext), and the setup's
-// session id is that context, so the pair id binds the epoch as well.
+// session id is that context, so the pair id binds the pair's identities.
 // If step 6 reaches one side only, the two sides hold different pair ids;
 // presigning between them then aborts without blame (tecdsa.ErrContext)
 // until a new pair setup succeeds on both.
@@ -91,7 +91,10 @@ func (o *Oracle) pairSetupStep(req *wire.RelayRequest) (*wire.RelayResponse, err
 	if req.Step < 1 || req.Step > 6 {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "pair setup has six steps"}
 	}
-	ctx := o.relayContext(wire.ProtoPairSetup, req.Session, req.Params)
+	ctx, err := o.relayContext(wire.ProtoPairSetup, req.Session, req.Params, req.Params)
+	if err != nil {
+		return nil, err
+	}
 	id := wire.PresignID(req.Session)
 	run, err := k.claimPair(id, req.Step, ctx)
 	if err != nil {

@@ -44,11 +44,34 @@ const relayContextLabel = "CC-TSA relay context v1"
 // relayContext is the envelope session id of a presigning or pair-setup
 // relay session: a domain-separated, length-prefixed hash of the protocol,
 // the relay session id, the full relay parameters (signer set and batch
-// size, or the pair) and the membership epoch. The step is the envelope
-// round. Two nodes that a relay gives different parameters or that work in
-// different epochs compute different contexts, so each refuses the
-// other's envelopes before any check that could blame anyone.
-func (o *Oracle) relayContext(proto wire.Protocol, sid [32]byte, params []byte) [32]byte {
+// size, or the pair) and the membership of the participants (their node
+// ids and attested identity keys, as this oracle knows them). The step is
+// the envelope round. Two nodes that a relay gives different parameters, or
+// that know a participant under different identities, compute different
+// contexts, so each refuses the other's envelopes before any check that
+// could blame anyone.
+//
+// It binds the participants' membership rather than the whole cluster's
+// (epochID): while a replaced node is down, the survivors still know its
+// old identity and a replacement does not, and pair setups with the
+// replacement must work then (see docs/threat-model-presign.md).
+func (o *Oracle) relayContext(proto wire.Protocol, sid [32]byte, params []byte, participants []uint8) ([32]byte, error) {
+	o.mu.Lock()
+	members := make(map[uint8]peer.PublicKeys, len(participants))
+	for _, id := range participants {
+		if id == o.cfg.NodeID {
+			members[id] = o.identity.Public()
+			continue
+		}
+		k, ok := o.peers[id]
+		if !ok {
+			o.mu.Unlock()
+			return [32]byte{}, &wire.Error{Code: wire.CodeNotReady, Message: fmt.Sprintf("no identity key for node %d", id)}
+		}
+		members[id] = k
+	}
+	o.mu.Unlock()
+	membership := membershipDigest(o.cfg.Nodes, o.cfg.Threshold, 0, members)
 	h := sha256.New()
 	var b [2]byte
 	binary.BigEndian.PutUint16(b[:], uint16(len(relayContextLabel)))
@@ -59,9 +82,8 @@ func (o *Oracle) relayContext(proto wire.Protocol, sid [32]byte, params []byte) 
 	binary.BigEndian.PutUint16(b[:], uint16(len(params)))
 	h.Write(b[:])
 	h.Write(params)
-	epoch := o.epochID()
-	h.Write(epoch[:])
-	return [32]byte(h.Sum(nil))
+	h.Write(membership[:])
+	return [32]byte(h.Sum(nil)), nil
 }
 
 // openBound opens the inbound envelopes of one relay step whose envelopes
@@ -197,7 +219,10 @@ func (o *Oracle) presignStep(req *wire.RelayRequest) (*wire.RelayResponse, error
 	if req.Step < 1 || req.Step > 3 {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "presigning has three steps"}
 	}
-	ctx := o.relayContext(wire.ProtoECDSAPresign, req.Session, req.Params)
+	ctx, err := o.relayContext(wire.ProtoECDSAPresign, req.Session, req.Params, req.Params[:len(req.Params)-1])
+	if err != nil {
+		return nil, err
+	}
 	id := wire.PresignID(req.Session)
 	run, err := k.claimRun(id, req.Step, ctx, set, n)
 	if err != nil {
