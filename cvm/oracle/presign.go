@@ -44,34 +44,23 @@ const relayContextLabel = "CC-TSA relay context v1"
 // relayContext is the envelope session id of a presigning or pair-setup
 // relay session: a domain-separated, length-prefixed hash of the protocol,
 // the relay session id, the full relay parameters (signer set and batch
-// size, or the pair) and the membership of the participants (their node
-// ids and attested identity keys, as this oracle knows them). The step is
+// size, or the pair) and the current membership's digest (epochID: the
+// cluster, epoch and every member's attested identity keys). The step is
 // the envelope round. Two nodes that a relay gives different parameters, or
-// that know a participant under different identities, compute different
-// contexts, so each refuses the other's envelopes before any check that
-// could blame anyone.
-//
-// It binds the participants' membership rather than the whole cluster's
-// (epochID): while a replaced node is down, the survivors still know its
-// old identity and a replacement does not, and pair setups with the
-// replacement must work then (see docs/threat-model-presign.md).
+// that are in different memberships, compute different contexts, so each
+// refuses the other's envelopes before any check that could blame anyone.
+// (A replaced node that is still down stays in the membership under its old
+// identity until it is replaced, so survivors and a replacement agree.)
 func (o *Oracle) relayContext(proto wire.Protocol, sid [32]byte, params []byte, participants []uint8) ([32]byte, error) {
 	o.mu.Lock()
-	members := make(map[uint8]peer.PublicKeys, len(participants))
 	for _, id := range participants {
-		if id == o.cfg.NodeID {
-			members[id] = o.identity.Public()
-			continue
-		}
-		k, ok := o.peers[id]
-		if !ok {
+		if _, ok := o.peers[id]; !ok && id != o.cfg.NodeID {
 			o.mu.Unlock()
 			return [32]byte{}, &wire.Error{Code: wire.CodeNotReady, Message: fmt.Sprintf("no identity key for node %d", id)}
 		}
-		members[id] = k
 	}
+	membership := o.epoch
 	o.mu.Unlock()
-	membership := membershipDigest(o.cfg.Nodes, o.cfg.Threshold, 0, members)
 	h := sha256.New()
 	var b [2]byte
 	binary.BigEndian.PutUint16(b[:], uint16(len(relayContextLabel)))
