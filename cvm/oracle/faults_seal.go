@@ -2,7 +2,10 @@
 
 package oracle
 
-import "github.com/cc-tsa/cc-tsa/cvm/peer"
+import (
+	"github.com/cc-tsa/cc-tsa/cvm/peer"
+	"github.com/cc-tsa/cc-tsa/cvm/wire"
+)
 
 // FaultSeal signs payload with this oracle's own identity key under a
 // header with the given fields and this oracle as sender (encrypting it to
@@ -23,4 +26,12 @@ func (o *Oracle) FaultSealCommitted(kind uint8, keyID, sid [32]byte, round uint1
 		return nil, err
 	}
 	return e.Marshal()
+}
+
+// FaultRelayContext returns the envelope session id this oracle binds the
+// envelopes of a presigning or pair-setup relay session to, so that a test
+// can seal as a malicious participant would. Compiled only with the build
+// tag ccfault.
+func (o *Oracle) FaultRelayContext(proto wire.Protocol, sid [32]byte, params, participants []uint8) ([32]byte, error) {
+	return o.relayContext(proto, sid, params, participants)
 }

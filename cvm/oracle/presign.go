@@ -86,7 +86,7 @@ func (o *Oracle) openBound(raw [][]byte, kind uint8, keyID, ctx [32]byte, round 
 			return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "envelope: " + err.Error()}
 		}
 		if e.Kind != kind || e.KeyID != keyID || e.Session != ctx || e.Round != round {
-			return nil, &wire.Error{Code: wire.CodeRefused, Message: fmt.Sprintf("envelope from node %d belongs to another relay context or step (round %d, want %d): the nodes were given different parameters, epochs or steps; no culprit", e.Sender, e.Round, round)}
+			return nil, &wire.Error{Code: wire.CodeUnauthenticated, Message: fmt.Sprintf("envelope from node %d belongs to another relay context or step (round %d, want %d): the nodes were given different parameters, epochs or steps; no culprit", e.Sender, e.Round, round)}
 		}
 	}
 	return o.openInbound(raw, kind, keyID, ctx, round)

@@ -64,7 +64,11 @@ func TestMaliciousOracleNamed(t *testing.T) {
 	})
 	t.Run("malformed presign batch", func(t *testing.T) {
 		r := presignStep1(t, cls, []uint8{1, 2, 3})
-		env, err := evil.FaultSeal(wire.EnvECDSAPresign, keyID, r.sid, 1, 1, []byte{1, 0xff}, true)
+		ctx, err := evil.FaultRelayContext(wire.ProtoECDSAPresign, r.sid, r.params, []uint8{1, 2, 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := evil.FaultSeal(wire.EnvECDSAPresign, keyID, ctx, 1, 1, []byte{1, 0xff}, true)
 		if err != nil {
 			t.Fatal(err)
 		}

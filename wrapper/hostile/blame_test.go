@@ -145,17 +145,22 @@ func TestRelayTamperingNamesNoOne(t *testing.T) {
 		namesNoOne(t, err, wire.CodeUnauthenticated)
 	})
 	t.Run("presign", func(t *testing.T) {
-		out := presignStep1(t, cls, []uint8{1, 2, 3})
-		to1 := envelopesFor(t, out, 1)
-		for _, at := range []int{len(to1[0]) / 2, 3, -1} {
+		for _, pos := range []int{0, 3, -1} {
+			// A failed step ends the run, so each alteration gets its own.
+			out := presignStep1(t, cls, []uint8{1, 2, 3})
+			to1 := envelopesFor(t, out, 1)
+			at := pos
+			if pos == 0 {
+				at = len(to1[0]) / 2
+			}
 			bad := slices.Clone(to1)
 			bad[0] = flip(bad[0], at)
 			_, err := cls[0].Relay(context.Background(), &wire.RelayRequest{Protocol: wire.ProtoECDSAPresign, Session: out.sid, Step: 2, Params: out.params, Inbound: bad})
 			namesNoOne(t, err, wire.CodeUnauthenticated)
 		}
 		// An exact duplicate of an honest envelope names no one either.
-		out = presignStep1(t, cls, []uint8{1, 2, 3})
-		to1 = envelopesFor(t, out, 1)
+		out := presignStep1(t, cls, []uint8{1, 2, 3})
+		to1 := envelopesFor(t, out, 1)
 		_, err := cls[0].Relay(context.Background(), &wire.RelayRequest{Protocol: wire.ProtoECDSAPresign, Session: out.sid, Step: 2, Params: out.params, Inbound: append(to1, to1[0])})
 		namesNoOne(t, err, wire.CodeBadRequest)
 	})
