@@ -358,7 +358,7 @@ type Status struct {
 	// Banned lists, ascending, the peers this oracle's ECDSA signer has
 	// banned after an authenticated presigning message of theirs failed an
 	// OT-extension or RVOLE check (threshold mode). A fresh pair setup with
-	// a banned peer lifts its ban (see docs/threat-model-presign.md).
+	// a banned peer lifts its ban (see docs/threat-model.md, "Presigning, pair setups and bans").
 	Banned []uint8
 }
 
