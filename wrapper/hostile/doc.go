@@ -7,5 +7,6 @@
 // mask or presignature, a token whose interval misses an honest signer's
 // clock, a ban of an honest node, or unbounded memory.
 //
-// The package has no code outside its tests.
+// The package has no code outside its tests, which need the build tag
+// ccfault (make test sets it): they use the oracles' test-only hooks.
 package hostile

@@ -1,3 +1,5 @@
+//go:build ccfault
+
 package hostile
 
 import (
