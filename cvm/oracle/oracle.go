@@ -62,7 +62,7 @@ const (
 	// DefaultMaxAccuracy is the default Config.MaxAccuracy.
 	DefaultMaxAccuracy = time.Second
 	// DefaultProposalSlack is the default Config.ProposalSlack.
-	DefaultProposalSlack = 50 * time.Millisecond
+	DefaultProposalSlack = 200 * time.Millisecond
 	// peerBoundMargin is how much wider than its own bound a threshold
 	// leader allows each peer's bound to be.
 	peerBoundMargin = time.Millisecond

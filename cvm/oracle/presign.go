@@ -19,8 +19,11 @@ import (
 // and pair-setup relays (docs/cluster.md, "Limits"). A relay beyond them is
 // refused with wire.CodeBusy.
 const (
-	// MaxPresignRuns bounds the presigning relay sessions in progress.
-	MaxPresignRuns = 16
+	// MaxPresignRuns bounds the presigning relay sessions in progress. It
+	// is above the concurrency an honest coordinator reaches (at 32
+	// concurrent requests every session may refill its set inline, besides
+	// the background pool), so that the bound only stops a flood.
+	MaxPresignRuns = 64
 	// PresignRunMaxAge is how long a presigning relay session may take
 	// from step 1 to step 3; older runs are dropped.
 	PresignRunMaxAge = time.Minute

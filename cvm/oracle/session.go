@@ -81,7 +81,7 @@ func (o *Oracle) Begin(req *wire.BeginRequest) (*wire.BeginResponse, error) {
 		return nil, err
 	}
 	if err := checkProposalTime(&req.Proposal, r, o.cfg.MaxAccuracy); err != nil {
-		return nil, &wire.Error{Code: wire.CodeRefused, Message: err.Error()}
+		return nil, &wire.Error{Code: wire.CodeRefused, Message: wire.ProposalTimeRefused + err.Error()}
 	}
 	if err := checkSerial(&req.Proposal, req.Signers); err != nil {
 		return nil, &wire.Error{Code: wire.CodeRefused, Message: err.Error()}

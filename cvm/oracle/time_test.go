@@ -148,7 +148,7 @@ func TestProposalContainmentEdge(t *testing.T) {
 	}
 	// The same edge through Begin: the leader's own proposal (± 70 ms for a
 	// 20 ms bound and 50 ms slack) is accepted up to 50 ms later, not after.
-	o, clk := newFixedOracle(t, Config{})
+	o, clk := newFixedOracle(t, Config{ProposalSlack: 50 * time.Millisecond})
 	f := fields()
 	p, err := propose(o, f)
 	if err != nil {
@@ -169,7 +169,7 @@ func TestProposalContainmentEdge(t *testing.T) {
 // TestProposedAccuracy checks the accuracy leaders claim and that a claim
 // beyond the maximum is not made.
 func TestProposedAccuracy(t *testing.T) {
-	th := &Oracle{cfg: Config{MaxAccuracy: time.Second, ProposalSlack: DefaultProposalSlack}}
+	th := &Oracle{cfg: Config{MaxAccuracy: time.Second, ProposalSlack: 50 * time.Millisecond}}
 	wh := &Oracle{cfg: th.cfg, whole: &wholeKeys{}}
 	ms := time.Millisecond
 	for _, c := range []struct {
@@ -194,7 +194,7 @@ func TestProposedAccuracy(t *testing.T) {
 		}
 	}
 	// Whole-key Propose refuses when its bound leaves no room.
-	o, _ := newFixedOracle(t, Config{MaxAccuracy: 70 * time.Millisecond})
+	o, _ := newFixedOracle(t, Config{MaxAccuracy: 70 * time.Millisecond, ProposalSlack: 50 * time.Millisecond})
 	if _, err := propose(o, fields()); err != nil {
 		t.Fatal(err)
 	}

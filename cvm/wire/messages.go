@@ -971,6 +971,13 @@ func ParseSessionID(p []byte) (SessionID, error) {
 	return s, nil
 }
 
+// ProposalTimeRefused begins the message of a signer's refusal of a
+// proposal whose time interval does not contain its own. An honest signer
+// gives it when the proposal reached it too late (the leader's slack did
+// not cover the delay), so a coordinator retries with a fresh proposal and
+// blames no one.
+const ProposalTimeRefused = "proposal time refused: "
+
 // Error is an oracle's refusal.
 type Error struct {
 	Code    ErrorCode

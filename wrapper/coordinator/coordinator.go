@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -451,8 +452,13 @@ func (c *Coordinator) Issue(ctx context.Context, f *wire.TokenFields) (*Issued, 
 }
 
 // blame marks the node a failure points at and returns its id (0 if none).
+// An oracle that answers busy (its bounded tables are full) is pushing
+// back, not failing: it is not blamed.
 func (c *Coordinator) blame(set []*Node, err error) uint8 {
 	var id uint8
+	if we := (*wire.Error)(nil); errors.As(err, &we) && (we.Code == wire.CodeBusy || strings.HasPrefix(we.Message, wire.ProposalTimeRefused)) {
+		return 0
+	}
 	if m := culpritRE.FindStringSubmatch(err.Error()); m != nil {
 		v, _ := strconv.Atoi(m[1])
 		id = uint8(v)
