@@ -450,6 +450,13 @@ func genTime(p *wire.Proposal) time.Time {
 // [g−A, g+A] contains this oracle's interval [t−b, t+b]. There is no further
 // allowance for age: a proposal is usable only while the true time, which
 // lies in the oracle's interval, also lies in the token's.
+// lateness is how far the token's interval ends before this oracle's
+// begins (0 if it does not).
+func lateness(p *wire.Proposal, r clock.Reading) time.Duration {
+	end := genTime(p).Add(time.Duration(p.AccuracyMicros) * time.Microsecond)
+	return max(0, r.Time.Add(r.Accuracy).Sub(end))
+}
+
 func checkProposalTime(p *wire.Proposal, r clock.Reading, maxAcc time.Duration) error {
 	g := genTime(p)
 	a := time.Duration(p.AccuracyMicros) * time.Microsecond

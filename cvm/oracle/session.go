@@ -81,7 +81,11 @@ func (o *Oracle) Begin(req *wire.BeginRequest) (*wire.BeginResponse, error) {
 		return nil, err
 	}
 	if err := checkProposalTime(&req.Proposal, r, o.cfg.MaxAccuracy); err != nil {
-		return nil, &wire.Error{Code: wire.CodeRefused, Message: wire.ProposalTimeRefused + err.Error()}
+		msg := err.Error()
+		if late := lateness(&req.Proposal, r); late > 0 {
+			msg = fmt.Sprintf("%s%dµs: %s", wire.LateProposal, ceilMicros(late), msg)
+		}
+		return nil, &wire.Error{Code: wire.CodeRefused, Message: msg}
 	}
 	if err := checkSerial(&req.Proposal, req.Signers); err != nil {
 		return nil, &wire.Error{Code: wire.CodeRefused, Message: err.Error()}

@@ -2,6 +2,7 @@ package oracle
 
 import (
 	"encoding/binary"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -160,6 +161,13 @@ func TestProposalContainmentEdge(t *testing.T) {
 	clk.advance(50*time.Millisecond + us)
 	_, err = begin(o, 1, f, p)
 	wantRefused(t, err, "own proposal after the slack", "behind")
+	var we *wire.Error
+	if !errors.As(err, &we) {
+		t.Fatal(err)
+	}
+	if gap, ok := wire.ParseLateProposal(we.Message); !ok || gap != us {
+		t.Fatalf("late refusal %q: gap %v %v, want %v", we.Message, gap, ok, us)
+	}
 	clk.advance(-us)
 	if _, err := begin(o, 2, f, p); err != nil {
 		t.Fatalf("own proposal at the end of the slack: %v", err)

@@ -3,6 +3,9 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"golang.org/x/crypto/cryptobyte"
 )
@@ -971,12 +974,27 @@ func ParseSessionID(p []byte) (SessionID, error) {
 	return s, nil
 }
 
-// ProposalTimeRefused begins the message of a signer's refusal of a
-// proposal whose time interval does not contain its own. An honest signer
-// gives it when the proposal reached it too late (the leader's slack did
-// not cover the delay), so a coordinator retries with a fresh proposal and
-// blames no one.
-const ProposalTimeRefused = "proposal time refused: "
+// LateProposal begins the message of a signer's refusal of a proposal
+// whose interval ends before its own begins, followed by the gap in whole
+// microseconds and "µs: ". An honest signer gives it when the proposal
+// reached it later than the leader's slack allowed; a coordinator that
+// finds the gap no larger than the time it took to deliver the proposal
+// retries with a fresh one and blames no one (see ParseLateProposal).
+const LateProposal = "late proposal by "
+
+// ParseLateProposal returns the gap a LateProposal refusal reports.
+func ParseLateProposal(msg string) (time.Duration, bool) {
+	rest, ok := strings.CutPrefix(msg, LateProposal)
+	if !ok {
+		return 0, false
+	}
+	num, _, ok := strings.Cut(rest, "µs: ")
+	us, err := strconv.ParseUint(num, 10, 63)
+	if !ok || err != nil || us > uint64(time.Hour/time.Microsecond)*24 {
+		return 0, false
+	}
+	return time.Duration(us) * time.Microsecond, true
+}
 
 // Error is an oracle's refusal.
 type Error struct {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func sampleFields() TokenFields {
@@ -181,5 +182,25 @@ func TestFrames(t *testing.T) {
 	}
 	if err := WriteFrame(io.Discard, Frame{Type: TypeOK, Payload: make([]byte, MaxPayload+1)}); err == nil {
 		t.Error("oversized frame written")
+	}
+}
+
+func TestParseLateProposal(t *testing.T) {
+	for _, c := range []struct {
+		msg  string
+		want time.Duration
+		ok   bool
+	}{
+		{LateProposal + "1500µs: proposed genTime …", 1500 * time.Microsecond, true},
+		{LateProposal + "0µs: x", 0, true},
+		{LateProposal + "-5µs: x", 0, false},
+		{LateProposal + "5ms: x", 0, false},
+		{LateProposal + "99999999999999µs: x", 0, false},
+		{"proposed genTime … is behind", 0, false},
+	} {
+		got, ok := ParseLateProposal(c.msg)
+		if got != c.want || ok != c.ok {
+			t.Errorf("%q: %v %v, want %v %v", c.msg, got, ok, c.want, c.ok)
+		}
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -456,7 +455,7 @@ func (c *Coordinator) Issue(ctx context.Context, f *wire.TokenFields) (*Issued, 
 // back, not failing: it is not blamed.
 func (c *Coordinator) blame(set []*Node, err error) uint8 {
 	var id uint8
-	if we := (*wire.Error)(nil); errors.As(err, &we) && (we.Code == wire.CodeBusy || strings.HasPrefix(we.Message, wire.ProposalTimeRefused)) {
+	if we := (*wire.Error)(nil); (errors.As(err, &we) && we.Code == wire.CodeBusy) || errors.Is(err, errLateProposal) {
 		return 0
 	}
 	if m := culpritRE.FindStringSubmatch(err.Error()); m != nil {

@@ -36,6 +36,7 @@ func (c *Coordinator) thresholdSession(ctx context.Context, set []*Node, f *wire
 		}
 	}
 	leader := set[int(c.next.Load())%len(set)]
+	proposed := time.Now()
 	prop, err := leader.Client.Propose(ctx, &wire.ProposeRequest{Signers: signers, Fields: *f})
 	c.stats.lap(StagePropose, &t)
 	if err != nil {
@@ -53,6 +54,9 @@ func (c *Coordinator) thresholdSession(ctx context.Context, set []*Node, f *wire
 		return n.Client.Begin(ctx, &wire.BeginRequest{Session: sid, Signers: signers, Fields: *f, Proposal: *prop, Presign: presign})
 	})
 	c.stats.lap(StageBegin, &t)
+	if err := lateBegin(errs, time.Since(proposed)); err != nil {
+		return nil, err
+	}
 	if err := beginBlame(set, leader, errs); err != nil {
 		return nil, err
 	}
@@ -352,4 +356,27 @@ func (c *Coordinator) combineECDSA(set []*Node, sid wire.SessionID, attrs []byte
 		return nil, fmt.Errorf("ECDSA combine: %w", err)
 	}
 	return sig, nil
+}
+
+// errLateProposal marks a session that failed only because a proposal
+// reached a signer later than the leader's slack allowed: nobody is at
+// fault, and the coordinator retries with a fresh proposal.
+var errLateProposal = errors.New("coordinator: a proposal reached a signer too late")
+
+// lateBegin returns errLateProposal if a signer refused its Begin as a late
+// proposal by no more than elapsed, the time from sending Propose to the
+// Begin answers (an honest signer then merely saw the proposal late). A
+// larger gap is left to beginBlame: that signer's clock, or the leader's,
+// is off.
+func lateBegin(errs []error, elapsed time.Duration) error {
+	for _, err := range errs {
+		var we *wire.Error
+		if err == nil || !errors.As(err, &we) {
+			continue
+		}
+		if late, ok := wire.ParseLateProposal(we.Message); ok && late <= elapsed {
+			return fmt.Errorf("%w: %v", errLateProposal, err)
+		}
+	}
+	return nil
 }
