@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cc-tsa/cc-tsa/cvm/oracle"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
 	"github.com/cc-tsa/cc-tsa/wrapper/oracleclient"
 )
@@ -77,9 +78,9 @@ func TestHostileTime(t *testing.T) {
 
 	t.Run("LeaderClaimsRoundTrip", func(t *testing.T) {
 		_, p := genuine(t, 0)
-		// 3 × 50 ms + 2 ms + the 50 ms slack: see oracle.proposedAccuracy.
-		if p.AccuracyMicros != 202_000 {
-			t.Fatalf("leader claims %d µs, want 202000", p.AccuracyMicros)
+		// 3 × 50 ms + 2 ms + the default slack: see oracle.proposedAccuracy.
+		if want := uint64(152_000 + oracle.DefaultProposalSlack/time.Microsecond); p.AccuracyMicros != want {
+			t.Fatalf("leader claims %d µs, want %d", p.AccuracyMicros, want)
 		}
 		if p.Serial[0] != 0x47 || binary.BigEndian.Uint64(p.Serial[1:9]) != uint64(p.GenTimeUnix*1e6+int64(p.GenTimeNanos/1000)) {
 			t.Fatalf("serial %x does not embed the set {1,2,3} and genTime", p.Serial)
