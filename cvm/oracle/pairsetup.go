@@ -3,72 +3,15 @@ package oracle
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"slices"
-	"time"
 
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
 	tecdsa "github.com/cc-tsa/cc-tsa/dkg/ecdsa"
 )
 
-// pairRun is one pair setup in progress; like presignRun, its steps are
-// claimed under the keys' mutex and run at most once, in order.
-type pairRun struct {
-	ctx     [32]byte
-	phase   uint8
-	busy    bool
-	started time.Time
-	ps      *tecdsa.PairSetup
-}
-
-// claimPair claims step of the pair setup id (see claimRun).
-func (k *thresholdKeys) claimPair(id wire.PresignID, step uint8, ctx [32]byte) (*pairRun, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	now := k.now()
-	for pid, r := range k.pairs {
-		if !r.busy && now.Sub(r.started) > PairRunMaxAge {
-			delete(k.pairs, pid)
-		}
-	}
-	r := k.pairs[id]
-	if step == 1 {
-		if r != nil {
-			return nil, &wire.Error{Code: wire.CodeRefused, Message: "pair setup session id is in use"}
-		}
-		if len(k.pairs) >= MaxPairRuns {
-			return nil, &wire.Error{Code: wire.CodeBusy, Message: fmt.Sprintf("%d pair setups in progress", len(k.pairs))}
-		}
-		r = &pairRun{ctx: ctx, busy: true, started: now}
-		k.pairs[id] = r
-		return r, nil
-	}
-	switch {
-	case r == nil:
-		return nil, &wire.Error{Code: wire.CodeUnknownSession, Message: "no such pair setup"}
-	case r.busy:
-		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("pair setup step %d: a step of this setup is running", step)}
-	case r.phase != step-1:
-		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("pair setup step %d is not expected (at step %d)", step, r.phase)}
-	case r.ctx != ctx:
-		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "pair setup parameters changed within the setup"}
-	}
-	r.busy = true
-	return r, nil
-}
-
-// releasePair ends a claimed step (see releaseRun); a setup has six steps.
-func (k *thresholdKeys) releasePair(id wire.PresignID, r *pairRun, step uint8, ok bool) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	r.busy = false
-	if ok && step < 6 {
-		r.phase = step
-		return
-	}
-	if k.pairs[id] == r {
-		delete(k.pairs, id)
-	}
+// pairState is the protocol state of one pair setup (a runTable entry).
+type pairState struct {
+	ps *tecdsa.PairSetup
 }
 
 // pairSetupStep runs the pairwise ECDSA OT setup between a replacement node
@@ -96,17 +39,21 @@ func (o *Oracle) pairSetupStep(req *wire.RelayRequest) (*wire.RelayResponse, err
 		return nil, err
 	}
 	id := wire.PresignID(req.Session)
-	run, err := k.claimPair(id, req.Step, ctx)
+	k.mu.Lock()
+	run, err := k.pairs.claimLocked(id, req.Step, ctx, k.now())
+	k.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	resp, err := o.pairRunStep(k, run, req, ctx)
-	k.releasePair(id, run, req.Step, err == nil)
+	resp, err := o.pairRunStep(k, &run.state, req, ctx)
+	k.mu.Lock()
+	k.pairs.releaseLocked(id, run, req.Step, err == nil)
+	k.mu.Unlock()
 	return resp, err
 }
 
 // pairRunStep computes a claimed step of a pair setup.
-func (o *Oracle) pairRunStep(k *thresholdKeys, run *pairRun, req *wire.RelayRequest, ctx [32]byte) (*wire.RelayResponse, error) {
+func (o *Oracle) pairRunStep(k *thresholdKeys, run *pairState, req *wire.RelayRequest, ctx [32]byte) (*wire.RelayResponse, error) {
 	peerID := req.Params[0]
 	if peerID == o.cfg.NodeID {
 		peerID = req.Params[1]

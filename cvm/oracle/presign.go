@@ -95,88 +95,31 @@ func (o *Oracle) openBound(raw [][]byte, kind uint8, keyID, ctx [32]byte, round 
 	return o.openInbound(raw, kind, keyID, ctx, round)
 }
 
-// presignRun is one presigning relay session in progress. Its steps are
-// claimed under the keys' mutex (busy), so that a concurrent or repeated
-// step is refused rather than computed twice.
-type presignRun struct {
-	ctx     [32]byte
-	set     []int
-	n       int
-	phase   uint8 // last step completed
-	busy    bool
-	started time.Time
-	ss      []*tecdsa.PresignSession
+// presignState is the protocol state of one presigning relay session (a
+// runTable entry): its signer set, batch size and DKLs23 sessions.
+type presignState struct {
+	set []int
+	n   int
+	ss  []*tecdsa.PresignSession
 }
 
-func (r *presignRun) abort() {
-	for _, ps := range r.ss {
+func (st *presignState) abort() {
+	for _, ps := range st.ss {
 		if ps != nil {
 			ps.Abort()
 		}
 	}
 }
 
-// claimRun claims step of the run id: step 1 creates it (refused if the id
-// is in use or MaxPresignRuns are in progress), a later step needs the
-// run at the previous step, idle, and with the same context.
-func (k *thresholdKeys) claimRun(id wire.PresignID, step uint8, ctx [32]byte, set []int, n int) (*presignRun, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.pruneRunsLocked()
-	r := k.runs[id]
-	if step == 1 {
-		if r != nil {
-			return nil, &wire.Error{Code: wire.CodeRefused, Message: "presigning session id is in use"}
-		}
-		if len(k.runs) >= MaxPresignRuns {
-			return nil, &wire.Error{Code: wire.CodeBusy, Message: fmt.Sprintf("%d presigning sessions in progress", len(k.runs))}
-		}
-		r = &presignRun{ctx: ctx, set: set, n: n, busy: true, started: k.now()}
-		k.runs[id] = r
-		return r, nil
-	}
-	switch {
-	case r == nil:
-		return nil, &wire.Error{Code: wire.CodeUnknownSession, Message: "no such presigning session"}
-	case r.busy:
-		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("presigning step %d: a step of this session is running", step)}
-	case r.phase != step-1:
-		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("presigning step %d is not expected (at step %d)", step, r.phase)}
-	case r.ctx != ctx:
-		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "presigning parameters changed within the session"}
-	}
-	r.busy = true
-	return r, nil
-}
-
-// releaseRun ends a claimed step: on success the run moves to step (and
-// is removed after the last step), on failure it is aborted and removed.
-func (k *thresholdKeys) releaseRun(id wire.PresignID, r *presignRun, step uint8, ok bool) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	r.busy = false
-	if ok && step < 3 {
-		r.phase = step
-		return
-	}
-	if !ok {
-		r.abort()
-	}
-	if k.runs[id] == r {
-		delete(k.runs, id)
-	}
-}
-
 // pruneRunsLocked drops idle runs older than PresignRunMaxAge and
 // presignatures that are used or expired.
 func (k *thresholdKeys) pruneRunsLocked() {
-	now := k.now()
-	for id, r := range k.runs {
-		if !r.busy && now.Sub(r.started) > PresignRunMaxAge {
-			r.abort()
-			delete(k.runs, id)
-		}
-	}
+	k.runs.pruneLocked(k.now())
+	k.prunePresigsLocked()
+}
+
+// prunePresigsLocked drops presignatures that are used or expired.
+func (k *thresholdKeys) prunePresigsLocked() {
 	for id, e := range k.presigs {
 		if !e.ps.Usable() {
 			delete(k.presigs, id)
@@ -216,17 +159,25 @@ func (o *Oracle) presignStep(req *wire.RelayRequest) (*wire.RelayResponse, error
 		return nil, err
 	}
 	id := wire.PresignID(req.Session)
-	run, err := k.claimRun(id, req.Step, ctx, set, n)
+	k.mu.Lock()
+	k.prunePresigsLocked()
+	run, err := k.runs.claimLocked(id, req.Step, ctx, k.now())
+	if err == nil && req.Step == 1 {
+		run.state.set, run.state.n = set, n
+	}
+	k.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	resp, err := o.presignRunStep(k, run, req, ctx)
-	k.releaseRun(id, run, req.Step, err == nil)
+	resp, err := o.presignRunStep(k, &run.state, req, ctx)
+	k.mu.Lock()
+	k.runs.releaseLocked(id, run, req.Step, err == nil)
+	k.mu.Unlock()
 	return resp, err
 }
 
 // presignRunStep computes a claimed step of run.
-func (o *Oracle) presignRunStep(k *thresholdKeys, run *presignRun, req *wire.RelayRequest, ctx [32]byte) (*wire.RelayResponse, error) {
+func (o *Oracle) presignRunStep(k *thresholdKeys, run *presignState, req *wire.RelayRequest, ctx [32]byte) (*wire.RelayResponse, error) {
 	n := run.n
 	out := &outbox{o: o, kind: envECDSAPresign, keyID: k.keyID, sid: ctx, round: uint16(req.Step)}
 	var in []inbound

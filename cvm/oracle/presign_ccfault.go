@@ -25,7 +25,7 @@ func (o *Oracle) PresignCounts() PresignCounts {
 	}
 	k.mu.Lock()
 	k.pruneRunsLocked()
-	c := PresignCounts{Runs: len(k.runs), Pairs: len(k.pairs), Presignatures: len(k.presigs)}
+	c := PresignCounts{Runs: len(k.runs.runs), Pairs: len(k.pairs.runs), Presignatures: len(k.presigs)}
 	k.mu.Unlock()
 	c.SignerLive, c.SessionIDs = k.signer.Live(), k.signer.Sessions()
 	return c

@@ -56,8 +56,8 @@ type thresholdKeys struct {
 
 	mu      sync.Mutex
 	presigs map[wire.PresignID]*presigEntry // at most MaxPresignatures, pruned when used or expired
-	runs    map[wire.PresignID]*presignRun  // presigning relay sessions in progress, at most MaxPresignRuns
-	pairs   map[wire.PresignID]*pairRun     // pair setups in progress, at most MaxPairRuns
+	runs    runTable[presignState]          // presigning relay sessions in progress, at most MaxPresignRuns
+	pairs   runTable[pairState]             // pair setups in progress, at most MaxPairRuns
 	// confirmSigs are the ten key-confirmation signatures (public), kept to
 	// hand to a replacement node.
 	confirmSigs [][]byte
@@ -73,8 +73,8 @@ func newThresholdKeys(self uint8, ms *mldsa.KeyShare, es *tecdsa.KeyShare, poolS
 		self: self, mldsa: ms, mldsaPK: ms.PublicKey(), params: ms.Params(),
 		ecdsa: es, ecdsaPub: es.PublicKeyBytes(), mldsaPub: ms.PublicKey().Bytes(),
 		pool: make(chan *mldsa.Round1State, poolSize), stop: make(chan struct{}), inSession: inSession,
-		presigs: make(map[wire.PresignID]*presigEntry), runs: make(map[wire.PresignID]*presignRun),
-		pairs: make(map[wire.PresignID]*pairRun),
+		presigs: make(map[wire.PresignID]*presigEntry), runs: newRunTable("presigning session", MaxPresignRuns, PresignRunMaxAge, 3, (*presignState).abort),
+		pairs: newRunTable[pairState]("pair setup", MaxPairRuns, PairRunMaxAge, 6, nil),
 	}
 	signer, err := tecdsa.NewSigner(es, tecdsa.SignerConfig{
 		Rand: rand.Reader, MaxPresignatures: MaxPresignatures, MaxAge: PresignatureMaxAge,
@@ -157,13 +157,8 @@ func (k *thresholdKeys) close() {
 			default:
 				k.mu.Lock()
 				clear(k.presigs)
-				for id, r := range k.runs {
-					if !r.busy {
-						r.abort()
-					}
-					delete(k.runs, id)
-				}
-				clear(k.pairs)
+				k.runs.clearLocked()
+				k.pairs.clearLocked()
 				k.mu.Unlock()
 				return
 			}
