@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/cc-tsa/cc-tsa/cvm/membership"
@@ -47,8 +48,10 @@ type membershipState struct {
 	// retired are the hashes of the identity keys of every member of any
 	// epoch this oracle has known: none may ever become a member again.
 	retired map[[32]byte]bool
-	// heard is when an authenticated message last came from each index.
-	heard [wire.MaxSigners + 1]time.Time
+	// heard is when an authenticated message last came from each index
+	// (Unix nanoseconds). It is atomic, not guarded by Oracle.mu, because
+	// every opened envelope updates it.
+	heard [wire.MaxSigners + 1]atomic.Int64
 	// joined is the epoch in which each index's identity became a member.
 	joined [wire.MaxSigners + 1]uint64
 	// changes are the times of the changes this oracle committed.
@@ -56,6 +59,14 @@ type membershipState struct {
 	// usedFloor is the highest ML-DSA session count the endorsers of this
 	// oracle's admission reported; its share starts there.
 	usedFloor uint64
+}
+
+// heardAll marks every index as heard at now (a new membership starts
+// every silence clock afresh).
+func (ms *membershipState) heardAll(now time.Time) {
+	for i := range ms.heard {
+		ms.heard[i].Store(now.UnixNano())
+	}
 }
 
 func keysHash(k peer.PublicKeys) [32]byte { return sha256.Sum256(k.Marshal()) }
@@ -88,9 +99,7 @@ func (o *Oracle) heardFrom(id uint8) {
 	if id == 0 || id > wire.MaxSigners {
 		return
 	}
-	o.mu.Lock()
-	o.ms.heard[id] = time.Now()
-	o.mu.Unlock()
+	o.ms.heard[id].Store(time.Now().UnixNano())
 }
 
 // claim returns the membership claim this oracle makes when asked with
@@ -239,9 +248,7 @@ func (o *Oracle) Peers(req *wire.PeersRequest) error {
 	}
 	o.adoptLocked(m)
 	now := time.Now()
-	for i := range o.ms.heard {
-		o.ms.heard[i] = now
-	}
+	o.ms.heardAll(now)
 	o.log.Info("ceremony membership fixed", "nodes", len(members), "cluster", fmt.Sprintf("%x", m.Cluster[:8]), "attestation", o.attestation().String())
 	return nil
 }
@@ -365,7 +372,7 @@ func (o *Oracle) endorse(mc *wire.MemberChange) (*wire.RelayResponse, error) {
 	}
 	now := time.Now()
 	o.mu.Lock()
-	silent := now.Sub(o.ms.heard[mc.Index])
+	silent := now.Sub(time.Unix(0, o.ms.heard[mc.Index].Load()))
 	err = o.rateLimitedLocked(now)
 	o.mu.Unlock()
 	if err != nil {
@@ -476,7 +483,7 @@ func (o *Oracle) commit(mc *wire.MemberChange) (*wire.RelayResponse, error) {
 	}
 	o.adoptLocked(next)
 	o.ms.joined[mc.Index] = next.Epoch
-	o.ms.heard[mc.Index] = now
+	o.ms.heard[mc.Index].Store(now.UnixNano())
 	o.ms.changes = append(o.ms.changes, now)
 	if len(o.ms.changes) > 64 {
 		o.ms.changes = o.ms.changes[len(o.ms.changes)-64:]
@@ -485,9 +492,7 @@ func (o *Oracle) commit(mc *wire.MemberChange) (*wire.RelayResponse, error) {
 		th.mldsa.RestoreSessionCount(used)
 	} else {
 		o.ms.usedFloor = used
-		for i := range o.ms.heard {
-			o.ms.heard[i] = now
-		}
+		o.ms.heardAll(now)
 	}
 	d := next.Digest()
 	o.log.Info("membership changed", "node", mc.Index, "epoch", next.Epoch, "joining", joining)
