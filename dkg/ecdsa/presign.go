@@ -755,3 +755,36 @@ func (ps *Presignature) String() string {
 
 // GoString is String, so that %#v does not print secret material either.
 func (ps *Presignature) GoString() string { return ps.String() }
+
+// Successor returns the Signer for ns, the share a Refresh committed in
+// place of this Signer's share, and retires this Signer. The successor
+// keeps the remembered session ids (a session id stays refused across the
+// refresh), the bans and their lift counts (they belong to the pairwise
+// setups, which the refresh carries over); this Signer's live
+// presignatures are wiped, so nothing computed from the previous sharing
+// survives the refresh. ns must be for the same key and party, and the
+// previous share must have been erased by the refresh.
+func (s *Signer) Successor(ns *KeyShare) (*Signer, error) {
+	if ns == nil || ns.zeroized.Load() {
+		return nil, fmt.Errorf("%w: successor share missing or zeroized", ErrState)
+	}
+	if ns.keyID != s.share.keyID || ns.self != s.share.self {
+		return nil, fmt.Errorf("%w: successor share is for another key or party", ErrConfig)
+	}
+	if !s.share.zeroized.Load() {
+		return nil, fmt.Errorf("%w: the previous share is not erased", ErrState)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := &Signer{share: ns, cfg: s.cfg, seen: make(map[[32]byte]time.Time, len(s.seen)), bans: s.bans, lifts: s.lifts, live: make(map[*Presignature]struct{})}
+	for id, until := range s.seen {
+		n.seen[id] = until
+	}
+	for p := range s.live {
+		if p.consumed.CompareAndSwap(false, true) {
+			p.wipe()
+		}
+		delete(s.live, p)
+	}
+	return n, nil
+}

@@ -634,3 +634,52 @@ func BenchmarkRefresh(b *testing.B) {
 		refreshAll(b, cloneShares(fix))
 	}
 }
+
+// TestSignerSuccessor: the Signer that follows a refresh keeps the
+// remembered session ids and the bans, wipes the presignatures of the
+// previous sharing, and signs with the refreshed shares.
+func TestSignerSuccessor(t *testing.T) {
+	fix := confirmedShares(t)
+	ks := cloneShares(fix)
+	ss := newSigners(t, ks, SignerConfig{})
+	set := []int{1, 2, 3}
+	used := randomSID()
+	old, err := runPresign(t, ss, set, used, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss[1].Ban(4, "test ban")
+	if _, err := ss[1].Successor(ks[1]); !errors.Is(err, ErrState) {
+		t.Fatalf("successor before the refresh committed: %v", err)
+	}
+	ns := refreshAll(t, ks)
+	if _, err := ss[1].Successor(ns[2]); !errors.Is(err, ErrConfig) {
+		t.Fatalf("successor for another party: %v", err)
+	}
+	var next [Parties + 1]*Signer
+	for i := 1; i <= Parties; i++ {
+		if next[i], err = ss[i].Successor(ns[i]); err != nil {
+			t.Fatalf("party %d: %v", i, err)
+		}
+	}
+	d := sha384([]byte("successor"))
+	for _, i := range set {
+		if _, err := Sign(old[i], d); !errors.Is(err, ErrConsumed) {
+			t.Fatalf("party %d: presignature of the previous sharing still signs: %v", i, err)
+		}
+	}
+	if _, err := next[1].NewPresign(used, set); !errors.Is(err, ErrSessionReused) {
+		t.Fatalf("session id forgotten across the refresh: %v", err)
+	}
+	if !next[1].Banned(4) || next[2].Banned(4) {
+		t.Fatal("bans not carried over exactly")
+	}
+	ps, err := runPresign(t, next, set, randomSID(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := Combine(ns[1].PublicKey(), d, signAll(t, ps, set, d))
+	if err != nil || !stdecdsa.VerifyASN1(fix[1].PublicKey(), d, sig) {
+		t.Fatalf("signature after the refresh: %v", err)
+	}
+}
