@@ -69,6 +69,8 @@ func (o *Oracle) Relay(req *wire.RelayRequest) (*wire.RelayResponse, error) {
 		return o.timeCheckStep(req)
 	case wire.ProtoMembership:
 		return o.membershipStep(req)
+	case wire.ProtoRefresh:
+		return o.refreshStep(req)
 	}
 	return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "unknown protocol"}
 }

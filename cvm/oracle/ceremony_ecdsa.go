@@ -209,13 +209,14 @@ func (o *Oracle) confirmStep(req *wire.RelayRequest) (*wire.RelayResponse, error
 		if err != nil {
 			return nil, err
 		}
-		share, err := tecdsa.Sign(ps, tecdsa.ConfirmationDigest(k.ecdsa.KeyID(), set))
+		es, _ := k.ecdsaState()
+		keyID := es.KeyID()
+		share, err := tecdsa.Sign(ps, tecdsa.ConfirmationDigest(keyID, set))
 		if err != nil {
 			return nil, abortError(err)
 		}
 		out := &outbox{o: o, kind: envECDSAConfirm, keyID: k.keyID, sid: req.Session, round: 1}
 		out.add(peer.Broadcast, share, false)
-		keyID := k.ecdsa.KeyID()
 		return out.response(keyID[:])
 	case 2:
 		in := cryptobyte.String(req.Params)
@@ -227,7 +228,8 @@ func (o *Oracle) confirmStep(req *wire.RelayRequest) (*wire.RelayResponse, error
 			}
 			sigs = append(sigs, []byte(s))
 		}
-		if err := k.ecdsa.ConfirmKey(sigs); err != nil {
+		es, _ := k.ecdsaState()
+		if err := es.ConfirmKey(sigs); err != nil {
 			return nil, abortError(err)
 		}
 		k.mu.Lock()

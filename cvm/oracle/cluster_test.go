@@ -297,7 +297,10 @@ var signers = []uint8{1, 2, 3}
 // signToken issues one token with signers 1, 2, 3 and checks both
 // signatures: Propose, Begin, the ML-DSA attempts until one combines,
 // Attach and the ECDSA combination, as the coordinator does.
-func (c *testCluster) signToken(policy wire.Policy) error {
+func (c *testCluster) signToken(policy wire.Policy) error { return c.signTokenBy(policy, signers) }
+
+// signTokenBy is signToken with the given signer set.
+func (c *testCluster) signTokenBy(policy wire.Policy, signers []uint8) error {
 	set := c.subset(signers)
 	f := &wire.TokenFields{Policy: policy, HashAlg: wire.SHA256, Imprint: make([]byte, 32), Nonce: []byte{7}, CertReq: true}
 	var presign wire.PresignID
@@ -355,7 +358,7 @@ func (c *testCluster) signToken(policy wire.Policy) error {
 		if err != nil {
 			return err
 		}
-		sig, err = c.combineMLDSA(sid, a, mu, base, cmts, revs, resps)
+		sig, err = c.combineMLDSA(signers, sid, a, mu, base, cmts, revs, resps)
 		if err != nil && !errors.Is(err, mldsa.ErrNoValidSlot) {
 			return err
 		}
@@ -426,7 +429,7 @@ func (c *testCluster) round(set []*Oracle, sid wire.SessionID, r uint8, prev [][
 }
 
 // combineMLDSA decodes the envelopes of attempt a and combines them.
-func (c *testCluster) combineMLDSA(sid wire.SessionID, a int, mu [mldsa.MuSize]byte, base uint8, cmtEnvs, revEnvs, respEnvs [][]byte) ([]byte, error) {
+func (c *testCluster) combineMLDSA(signers []uint8, sid wire.SessionID, a int, mu [mldsa.MuSize]byte, base uint8, cmtEnvs, revEnvs, respEnvs [][]byte) ([]byte, error) {
 	cmts := make([]*mldsa.Commitment, len(signers))
 	revs := make([]*mldsa.Reveal, len(signers))
 	resps := make([]*mldsa.Response, len(signers))

@@ -33,5 +33,14 @@ func (o *Oracle) FaultSealCommitted(kind uint8, keyID, sid [32]byte, round uint1
 // can seal as a malicious participant would. Compiled only with the build
 // tag ccfault.
 func (o *Oracle) FaultRelayContext(proto wire.Protocol, sid [32]byte, params, participants []uint8) ([32]byte, error) {
-	return o.relayContext(proto, sid, params, participants)
+	var sharing [32]byte
+	if proto == wire.ProtoECDSAPresign || proto == wire.ProtoRefresh {
+		k, err := o.keys()
+		if err != nil {
+			return [32]byte{}, err
+		}
+		share, _ := k.ecdsaState()
+		sharing = share.SharingDigest()
+	}
+	return o.relayContext(proto, sid, params, sharing, participants)
 }

@@ -34,7 +34,9 @@ func (o *Oracle) pairSetupStep(req *wire.RelayRequest) (*wire.RelayResponse, err
 	if req.Step < 1 || req.Step > 6 {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "pair setup has six steps"}
 	}
-	ctx, err := o.relayContext(wire.ProtoPairSetup, req.Session, req.Params, req.Params)
+	// A pair setup does not depend on the key shares, so its context binds
+	// no sharing: it survives a share refresh.
+	ctx, err := o.relayContext(wire.ProtoPairSetup, req.Session, req.Params, [32]byte{}, req.Params)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +77,8 @@ func (o *Oracle) pairRunStep(k *thresholdKeys, run *pairState, req *wire.RelayRe
 	}
 	switch {
 	case req.Step == 1:
-		ps, err := tecdsa.NewPairSetup(tecdsa.PairConfig{Self: int(o.cfg.NodeID), Peer: int(peerID), KeyID: k.ecdsa.KeyID(), SessionID: ctx, Rand: rand.Reader})
+		share, _ := k.ecdsaState()
+		ps, err := tecdsa.NewPairSetup(tecdsa.PairConfig{Self: int(o.cfg.NodeID), Peer: int(peerID), KeyID: share.KeyID(), SessionID: ctx, Rand: rand.Reader})
 		if err != nil {
 			return nil, abortError(err)
 		}
@@ -96,11 +99,12 @@ func (o *Oracle) pairRunStep(k *thresholdKeys, run *pairState, req *wire.RelayRe
 		if err != nil {
 			return nil, abortError(err)
 		}
-		if err := k.ecdsa.InstallPair(res); err != nil {
+		share, signer := k.ecdsaState()
+		if err := share.InstallPair(res); err != nil {
 			return nil, abortError(err)
 		}
 		pid := res.ID()
-		lifted := !k.signer.Banned(int(peerID))
+		lifted := !signer.Banned(int(peerID))
 		o.log.Info("pairwise ECDSA setup installed", "peer", peerID, "pair_id", hex.EncodeToString(pid[:]), "peer_allowed", lifted)
 		return out.response(pid[:])
 	}

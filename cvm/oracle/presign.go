@@ -44,17 +44,20 @@ const (
 // relayContextLabel separates relay contexts from every other hash.
 const relayContextLabel = "CC-TSA relay context v1"
 
-// relayContext is the envelope session id of a presigning or pair-setup
-// relay session: a domain-separated, length-prefixed hash of the protocol,
-// the relay session id, the full relay parameters (signer set and batch
-// size, or the pair) and the current membership's digest (epochID: the
-// cluster, epoch and every member's attested identity keys). The step is
-// the envelope round. Two nodes that a relay gives different parameters, or
-// that are in different memberships, compute different contexts, so each
+// relayContext is the envelope session id of a presigning, pair-setup or
+// share-refresh relay session: a domain-separated, length-prefixed hash of
+// the protocol, the relay session id, the full relay parameters (signer set
+// and batch size, the pair, or the members), the current membership's
+// digest (epochID: the cluster, epoch and every member's attested identity
+// keys) and the ECDSA sharing the protocol computes with
+// (tecdsa.KeyShare.SharingDigest; zero for a pair setup). The step is the
+// envelope round. Two nodes that a relay gives different parameters, that
+// are in different memberships, or that hold shares of different sharings
+// (one missed a refresh's commit), compute different contexts, so each
 // refuses the other's envelopes before any check that could blame anyone.
 // (A replaced node that is still down stays in the membership under its old
 // identity until it is replaced, so survivors and a replacement agree.)
-func (o *Oracle) relayContext(proto wire.Protocol, sid [32]byte, params []byte, participants []uint8) ([32]byte, error) {
+func (o *Oracle) relayContext(proto wire.Protocol, sid [32]byte, params []byte, sharing [32]byte, participants []uint8) ([32]byte, error) {
 	o.mu.Lock()
 	for _, id := range participants {
 		if _, ok := o.peers[id]; !ok && id != o.cfg.NodeID {
@@ -75,6 +78,7 @@ func (o *Oracle) relayContext(proto wire.Protocol, sid [32]byte, params []byte, 
 	h.Write(b[:])
 	h.Write(params)
 	h.Write(membership[:])
+	h.Write(sharing[:])
 	return [32]byte(h.Sum(nil)), nil
 }
 
@@ -98,9 +102,10 @@ func (o *Oracle) openBound(raw [][]byte, kind uint8, keyID, ctx [32]byte, round 
 // presignState is the protocol state of one presigning relay session (a
 // runTable entry): its signer set, batch size and DKLs23 sessions.
 type presignState struct {
-	set []int
-	n   int
-	ss  []*tecdsa.PresignSession
+	set    []int
+	n      int
+	signer *tecdsa.Signer // the Signer of the sharing the run started on
+	ss     []*tecdsa.PresignSession
 }
 
 func (st *presignState) abort() {
@@ -154,7 +159,8 @@ func (o *Oracle) presignStep(req *wire.RelayRequest) (*wire.RelayResponse, error
 	if req.Step < 1 || req.Step > 3 {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "presigning has three steps"}
 	}
-	ctx, err := o.relayContext(wire.ProtoECDSAPresign, req.Session, req.Params, req.Params[:len(req.Params)-1])
+	share, _ := k.ecdsaState()
+	ctx, err := o.relayContext(wire.ProtoECDSAPresign, req.Session, req.Params, share.SharingDigest(), req.Params[:len(req.Params)-1])
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +169,7 @@ func (o *Oracle) presignStep(req *wire.RelayRequest) (*wire.RelayResponse, error
 	k.prunePresigsLocked()
 	run, err := k.runs.claimLocked(id, req.Step, ctx, k.now())
 	if err == nil && req.Step == 1 {
-		run.state.set, run.state.n = set, n
+		run.state.set, run.state.n, run.state.signer = set, n, k.signer
 	}
 	k.mu.Unlock()
 	if err != nil {
@@ -196,7 +202,7 @@ func (o *Oracle) presignRunStep(k *thresholdKeys, run *presignState, req *wire.R
 		r1 := make([][]*tecdsa.PresignRound1, n)
 		for i := range run.ss {
 			var err error
-			if run.ss[i], err = k.signer.NewPresign([32]byte(wire.PresignBatchID(req.Session, i)), run.set); err != nil {
+			if run.ss[i], err = run.signer.NewPresign([32]byte(wire.PresignBatchID(req.Session, i)), run.set); err != nil {
 				return nil, presignError(err)
 			}
 			if r1[i], err = run.ss[i].Round1(); err != nil {

@@ -26,8 +26,9 @@ func (o *Oracle) PresignCounts() PresignCounts {
 	k.mu.Lock()
 	k.pruneRunsLocked()
 	c := PresignCounts{Runs: len(k.runs.runs), Pairs: len(k.pairs.runs), Presignatures: len(k.presigs)}
+	signer := k.signer
 	k.mu.Unlock()
-	c.SignerLive, c.SessionIDs = k.signer.Live(), k.signer.Sessions()
+	c.SignerLive, c.SessionIDs = signer.Live(), signer.Sessions()
 	return c
 }
 

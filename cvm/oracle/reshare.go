@@ -55,7 +55,8 @@ func (o *Oracle) reshareStep(c *ceremony, req *wire.RelayRequest) (*wire.RelayRe
 		if err != nil {
 			return nil, &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
 		}
-		contrib, err := k.ecdsa.ReshareContribution(req.Session, int(target), ecdsaSet(helpers))
+		es, _ := k.ecdsaState()
+		contrib, err := es.ReshareContribution(req.Session, int(target), ecdsaSet(helpers))
 		if err != nil {
 			return nil, abortError(err)
 		}

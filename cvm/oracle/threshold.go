@@ -31,10 +31,13 @@ const MaxAttempts = 24
 
 // thresholdKeys are this oracle's shares of the two threshold keys.
 type thresholdKeys struct {
-	self     uint8
-	mldsa    *mldsa.KeyShare
-	mldsaPK  *mldsa.PublicKey
-	params   mldsa.Params
+	self    uint8
+	mldsa   *mldsa.KeyShare
+	mldsaPK *mldsa.PublicKey
+	params  mldsa.Params
+	// ecdsa and signer are the current ECDSA share and its Signer; a share
+	// refresh replaces both (refresh.go), so they are read with ecdsaState
+	// and guarded by mu.
 	ecdsa    *tecdsa.KeyShare
 	signer   *tecdsa.Signer
 	ecdsaPub []byte
@@ -61,6 +64,17 @@ type thresholdKeys struct {
 	// confirmSigs are the ten key-confirmation signatures (public), kept to
 	// hand to a replacement node.
 	confirmSigs [][]byte
+	// refresh is the ECDSA share refresh in progress, if any (at most one);
+	// refreshSeen the refresh session ids started on the current sharing.
+	refresh     *refreshRun
+	refreshSeen map[[32]byte]bool
+}
+
+// ecdsaState returns the current ECDSA share and its Signer.
+func (k *thresholdKeys) ecdsaState() (*tecdsa.KeyShare, *tecdsa.Signer) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.ecdsa, k.signer
 }
 
 type presigEntry struct {
@@ -141,7 +155,8 @@ func (k *thresholdKeys) presignatures() uint16 {
 // banned returns the parties this oracle's ECDSA signer has banned.
 func (k *thresholdKeys) banned() []uint8 {
 	var out []uint8
-	for _, b := range k.signer.Bans() {
+	_, signer := k.ecdsaState()
+	for _, b := range signer.Bans() {
 		out = append(out, uint8(b.Party))
 	}
 	return out

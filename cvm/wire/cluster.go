@@ -199,9 +199,10 @@ const (
 	ProtoPairSetup    Protocol = 6 // ECDSA pairwise OT setup with a replacement node
 	ProtoTimeCheck    Protocol = 7 // one round of the cross-node time check
 	ProtoMembership   Protocol = 8 // challenges and membership changes
+	ProtoRefresh      Protocol = 9 // ECDSA share refresh among all members
 )
 
-func (p Protocol) valid() bool { return p >= ProtoMLDSADKG && p <= ProtoMembership }
+func (p Protocol) valid() bool { return p >= ProtoMLDSADKG && p <= ProtoRefresh }
 
 func (p Protocol) String() string {
 	switch p {
@@ -221,6 +222,8 @@ func (p Protocol) String() string {
 		return "cross-node time check"
 	case ProtoMembership:
 		return "membership"
+	case ProtoRefresh:
+		return "ECDSA share refresh"
 	}
 	return "Protocol(?)"
 }

@@ -16,6 +16,7 @@ const (
 	EnvReshare      uint8 = 7
 	EnvPairSetup    uint8 = 8
 	EnvTimeCheck    uint8 = 9
+	EnvRefresh      uint8 = 10
 )
 
 // ClusterKeyID binds signing envelopes to one pair of threshold keys:

@@ -73,6 +73,8 @@ type Signer struct {
 	bans  [Parties + 1]*Ban
 	lifts [Parties + 1]int
 	live  map[*Presignature]struct{}
+	// retired is set by Successor: no presignature is added any more.
+	retired bool
 }
 
 // NewSigner creates a Signer for share.
@@ -738,6 +740,11 @@ func (p *PresignSession) Finalize(in []*PresignRound2) (*Presignature, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pruneLocked()
+	if s.retired {
+		ps.consumed.Store(true)
+		ps.wipe()
+		return nil, fmt.Errorf("%w: the key share was refreshed during the session", ErrState)
+	}
 	if len(s.live) >= s.cfg.MaxPresignatures {
 		ps.consumed.Store(true)
 		ps.wipe()
@@ -761,8 +768,8 @@ func (ps *Presignature) GoString() string { return ps.String() }
 // keeps the remembered session ids (a session id stays refused across the
 // refresh), the bans and their lift counts (they belong to the pairwise
 // setups, which the refresh carries over); this Signer's live
-// presignatures are wiped, so nothing computed from the previous sharing
-// survives the refresh. ns must be for the same key and party, and the
+// presignatures are wiped, and a session still running on it cannot add
+// one, so nothing computed from the previous sharing survives the refresh. ns must be for the same key and party, and the
 // previous share must have been erased by the refresh.
 func (s *Signer) Successor(ns *KeyShare) (*Signer, error) {
 	if ns == nil || ns.zeroized.Load() {
@@ -776,6 +783,10 @@ func (s *Signer) Successor(ns *KeyShare) (*Signer, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.retired {
+		return nil, fmt.Errorf("%w: this Signer already has a successor", ErrState)
+	}
+	s.retired = true
 	n := &Signer{share: ns, cfg: s.cfg, seen: make(map[[32]byte]time.Time, len(s.seen)), bans: s.bans, lifts: s.lifts, live: make(map[*Presignature]struct{})}
 	for id, until := range s.seen {
 		n.seen[id] = until

@@ -151,6 +151,13 @@ func NewRefresh(cfg RefreshConfig) (*Refresh, error) {
 	return r, nil
 }
 
+// SharingDigest returns the digest of the sharing k belongs to: the key id,
+// the public key and every public share. All holders of one sharing compute
+// the same value; a refresh changes it. Relays can bind a refresh's
+// messages to it, so that a message from a run on another sharing is
+// refused as out of context before the protocol sees it.
+func (k *KeyShare) SharingDigest() [32]byte { return refreshPrior(k) }
+
 // refreshPrior is the digest of the public data a refresh starts from.
 func refreshPrior(k *KeyShare) [32]byte {
 	t := transcript.New("refresh/prior").Bytes(k.keyID[:]).Point(k.pk)
