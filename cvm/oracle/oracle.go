@@ -294,6 +294,8 @@ func (o *Oracle) Status() *wire.Status {
 	case o.th != nil:
 		st.ECDSAPublicKey, st.MLDSAPublicKey = o.th.ecdsaPub, o.th.mldsaPub
 		st.MLDSAPool, st.Presignatures, st.Banned = o.th.poolLevel(), o.th.presignatures(), o.th.banned()
+		share, _ := o.th.ecdsaState()
+		st.ECDSASharing = share.SharingDigest()
 		st.Label = fmt.Sprintf("threshold %d-of-%d, node %d", o.cfg.Threshold, o.cfg.Nodes, o.cfg.NodeID)
 	default:
 		st.Label = fmt.Sprintf("threshold %d-of-%d, node %d: no keys yet (ceremony pending)", o.cfg.Threshold, o.cfg.Nodes, o.cfg.NodeID)

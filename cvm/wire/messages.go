@@ -363,6 +363,11 @@ type Status struct {
 	// OT-extension or RVOLE check (threshold mode). A fresh pair setup with
 	// a banned peer lifts its ban (see docs/threat-model.md, "Presigning, pair setups and bans").
 	Banned []uint8
+	// ECDSASharing is the digest of the ECDSA sharing the oracle's share
+	// belongs to (public: the key and every public share; zero without
+	// keys). All members agree on it; a share refresh changes it, and a
+	// member that missed a refresh's commit shows the previous value.
+	ECDSASharing [32]byte
 }
 
 // Marshal encodes s.
@@ -389,6 +394,7 @@ func (s *Status) Marshal() ([]byte, error) {
 	b.AddBytes(s.Cluster[:])
 	b.AddUint64(s.Epoch)
 	addBytes8(&b, s.Banned)
+	b.AddBytes(s.ECDSASharing[:])
 	return b.Bytes()
 }
 
@@ -397,7 +403,7 @@ func (s *Status) Unmarshal(p []byte) error {
 	in := cryptobyte.String(p)
 	var st, mode, att uint8
 	var v Status
-	var cluster []byte
+	var cluster, sharing []byte
 	if !in.ReadUint8(&st) || !in.ReadUint8(&mode) || !in.ReadUint8(&v.NodeID) ||
 		!in.ReadUint8(&v.Threshold) || !in.ReadUint8(&v.Nodes) || !in.ReadUint8(&att) ||
 		!readBool(&in, &v.ClockTrusted) || !readString8(&in, &v.ClockSource, MaxLabel) ||
@@ -410,10 +416,11 @@ func (s *Status) Unmarshal(p []byte) error {
 		!readBool(&in, &v.CertsInstalled) || !readString8(&in, &v.Label, MaxLabel) ||
 		!in.ReadUint16(&v.MLDSAPool) || !in.ReadUint16(&v.Presignatures) ||
 		!in.ReadBytes(&cluster, 32) || !in.ReadUint64(&v.Epoch) ||
-		!readBytes8(&in, &v.Banned, MaxSigners) || !in.Empty() {
+		!readBytes8(&in, &v.Banned, MaxSigners) || !in.ReadBytes(&sharing, 32) || !in.Empty() {
 		return malformed("status")
 	}
 	copy(v.Cluster[:], cluster)
+	copy(v.ECDSASharing[:], sharing)
 	v.State, v.Mode, v.Attestation = State(st), Mode(mode), Attestation(att)
 	switch {
 	case !v.State.valid():

@@ -53,20 +53,35 @@ func checkEnvelope(n *Node, raw []byte, want peer.Header) ([]byte, error) {
 // step (outputs[i] is what set[i] produced) after an oracle refused one as
 // unauthenticated in the next step. It returns the blame, or orig when
 // every envelope verifies.
-func blameRelayStep(set []*Node, proto wire.Protocol, keyID, sid [32]byte, step int, outputs [][][]byte, orig error) error {
+//
+// The oracles derive the key id and session their envelopes carry (the
+// membership epoch, the relay context over the parameters, membership and
+// sharing), which the coordinator does not recompute: it checks each
+// envelope against the values it carries and requires all senders to agree
+// on them. Senders that disagree are in different memberships or sharings
+// (a node that missed a membership change or a refresh commit), which is no
+// one's signed fault: the error names no node.
+func blameRelayStep(set []*Node, proto wire.Protocol, step int, outputs [][][]byte, orig error) error {
 	kind, ok := envelopeKind(proto)
 	if !ok {
 		return orig
 	}
+	var ref *peer.Envelope
+	var refNode uint8
 	for i, envs := range outputs {
 		for _, raw := range envs {
-			var e peer.Envelope
+			e := new(peer.Envelope)
 			if err := e.Unmarshal(raw); err != nil {
 				return &NodeError{Node: set[i].ID(), Err: fmt.Errorf("its own envelope does not decode: %w", err)}
 			}
-			want := peer.Header{Kind: kind, KeyID: keyID, Session: sid, Round: uint16(step), Sender: set[i].ID(), Receiver: e.Receiver}
+			want := peer.Header{Kind: kind, KeyID: e.KeyID, Session: e.Session, Round: uint16(step), Sender: set[i].ID(), Receiver: e.Receiver}
 			if _, err := checkEnvelope(set[i], raw, want); err != nil {
 				return fmt.Errorf("%w (found after: %v)", err, orig)
+			}
+			if ref == nil {
+				ref, refNode = e, set[i].ID()
+			} else if e.KeyID != ref.KeyID || e.Session != ref.Session {
+				return fmt.Errorf("coordinator: nodes %d and %d bind %v step %d to different contexts (different memberships, sharings or parameters); no culprit (after: %v)", refNode, set[i].ID(), proto, step, orig)
 			}
 		}
 	}
@@ -90,6 +105,8 @@ func envelopeKind(p wire.Protocol) (uint8, bool) {
 		return wire.EnvPairSetup, true
 	case wire.ProtoTimeCheck:
 		return wire.EnvTimeCheck, true
+	case wire.ProtoRefresh:
+		return wire.EnvRefresh, true
 	}
 	return 0, false
 }

@@ -188,10 +188,26 @@ func TestCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		issue(t, c, "")
+		before4 := sharings(t, c.Coordinator.Nodes()[:3])
 		if err := c.Replace(t, 5); err != nil {
 			t.Fatal(err)
 		}
 		waitReady(t, c, 5)
+		// With every member live again, the replacement refreshed the
+		// ECDSA shares: all five agree on a new sharing.
+		after := sharings(t, c.Coordinator.Nodes())
+		for i, s := range after {
+			if s != after[0] || s == before4[0] {
+				t.Fatalf("node %d: sharing %x after the replacement (before %x, node 1 %x)", i+1, s[:4], before4[0][:4], after[0][:4])
+			}
+		}
+		// An operator's refresh, on a live cluster, changes it again.
+		if err := c.Coordinator.RefreshShares(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if s := sharings(t, c.Coordinator.Nodes()); s[0] == after[0] || s[4] != s[0] {
+			t.Fatal("RefreshShares did not refresh every member")
+		}
 		// The replacements sign with the same keys: their tokens verify
 		// under the same pinned certificates (issue checks that).
 		used := map[uint8]bool{}
@@ -234,6 +250,20 @@ func TestCluster(t *testing.T) {
 	st := c.Coordinator.Stats()
 	t.Logf("sessions %d, ML-DSA attempts %d, retries %d, presignatures %d (inline %d), relayed %d bytes",
 		st.Sessions.Load(), st.MLDSAAttempts.Load(), st.Retries.Load(), st.Presignatures.Load(), st.InlinePresigns.Load(), st.RelayedBytes.Load())
+}
+
+// sharings returns the ECDSA sharing digest each node of set reports.
+func sharings(t *testing.T, set []*coordinator.Node) [][32]byte {
+	t.Helper()
+	out := make([][32]byte, len(set))
+	for i, n := range set {
+		st, err := n.Client.Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = st.ECDSASharing
+	}
+	return out
 }
 
 // presignatures returns how many presignatures each node of set holds.

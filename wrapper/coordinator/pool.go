@@ -198,7 +198,7 @@ func (c *Coordinator) presignBatch(ctx context.Context, set []*Node, n int) ([]w
 	var sid [32]byte
 	rand.Read(sid[:])
 	params := append(ids(set), byte(n))
-	if _, err := runRelayKeyed(ctx, set, wire.ProtoECDSAPresign, c.keyID, sid, 3, params); err != nil {
+	if _, err := runRelay(ctx, set, wire.ProtoECDSAPresign, sid, 3, params); err != nil {
 		return nil, fmt.Errorf("presigning with %v: %w", ids(set), err)
 	}
 	c.stats.Presignatures.Add(uint64(n))

@@ -95,24 +95,15 @@ func route(set []*Node, outputs [][][]byte, dropOutside bool) (map[uint8][][]byt
 
 // runRelay runs a relayed protocol of steps steps among set, routing
 // envelopes between them, and returns each node's result of the last step.
-// Its envelopes carry the zero key id (key generation, re-sharing, time
-// checks); runRelayKeyed runs protocols bound to the cluster's keys.
 func runRelay(ctx context.Context, set []*Node, proto wire.Protocol, sid [32]byte, steps int, params []byte) ([][]byte, error) {
-	return relay(ctx, set, proto, [32]byte{}, sid, steps, params, false)
-}
-
-// runRelayKeyed is runRelay for a protocol whose envelopes carry keyID
-// (presigning, pairwise setup).
-func runRelayKeyed(ctx context.Context, set []*Node, proto wire.Protocol, keyID, sid [32]byte, steps int, params []byte) ([][]byte, error) {
-	return relay(ctx, set, proto, keyID, sid, steps, params, false)
+	return relay(ctx, set, proto, sid, steps, params, false)
 }
 
 // relay is runRelay; with dropOutside, messages for nodes outside set (for
 // example unreachable peers in a time check) are dropped instead of failing
-// the protocol. keyID is the key id the protocol's envelopes carry, which
-// the coordinator needs to check them when an oracle refuses one as
-// unauthenticated (see blameRelayStep).
-func relay(ctx context.Context, set []*Node, proto wire.Protocol, keyID, sid [32]byte, steps int, params []byte, dropOutside bool) ([][]byte, error) {
+// the protocol. When an oracle refuses a message as unauthenticated, the
+// coordinator checks the previous step's envelopes (see blameRelayStep).
+func relay(ctx context.Context, set []*Node, proto wire.Protocol, sid [32]byte, steps int, params []byte, dropOutside bool) ([][]byte, error) {
 	var inbound map[uint8][][]byte
 	var results [][]byte
 	var prev [][][]byte // what each node sent in the previous step
@@ -122,7 +113,7 @@ func relay(ctx context.Context, set []*Node, proto wire.Protocol, keyID, sid [32
 		})
 		if err != nil {
 			if step > 1 && unauthenticated(err) {
-				err = blameRelayStep(set, proto, keyID, sid, step-1, prev, err)
+				err = blameRelayStep(set, proto, step-1, prev, err)
 			}
 			return nil, fmt.Errorf("%v step %d: %w", proto, step, err)
 		}

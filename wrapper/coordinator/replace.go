@@ -25,10 +25,11 @@ type Replacement struct {
 // certificates: every node is attested afresh (the replacements have new
 // identities), the live nodes re-share to each replacement (ML-DSA: the
 // subset secrets it belongs to; ECDSA: Shamir re-sharing at its index),
-// each replacement sets up its pairwise ECDSA material with every other
-// node, all signer subsets confirm the key again, and the certificates are
-// installed on the replacements. Fewer than Threshold live nodes means a
-// new ceremony.
+// when every member is live all of them refresh their ECDSA shares (see
+// RefreshShares), each replacement sets up its pairwise ECDSA material with
+// every other node, all signer subsets confirm the key again, and the
+// certificates are installed on the replacements. Fewer than Threshold live
+// nodes means a new ceremony.
 func (c *Coordinator) Replace(ctx context.Context, reps []Replacement, check AttestationCheck, install *wire.InstallRequest) error {
 	if !c.threshold() {
 		return errors.New("coordinator: a single oracle cannot be replaced; restart development mode")
@@ -85,6 +86,15 @@ func (c *Coordinator) Replace(ctx context.Context, reps []Replacement, check Att
 			return &NodeError{Node: t.ID(), Err: errors.New("re-shared keys do not match the TSA's public keys")}
 		}
 	}
+	// With every member live, refresh the ECDSA shares: what the replaced
+	// holders kept is then useless with the new shares.
+	if len(all) == len(c.Nodes()) {
+		if err := c.refreshShares(ctx, all); err != nil {
+			return fmt.Errorf("refreshing the ECDSA shares after the replacement: %w", err)
+		}
+	} else {
+		c.log.Warn("ECDSA shares not refreshed after the replacement: not every member is live; run the refresh once they are", "live", len(all), "members", len(c.Nodes()))
+	}
 	for _, t := range targets {
 		for _, n := range all {
 			if n == t || (targetIDs[n.ID()] && n.ID() < t.ID()) {
@@ -94,7 +104,7 @@ func (c *Coordinator) Replace(ctx context.Context, reps []Replacement, check Att
 			slices.SortFunc(pair, func(a, b *Node) int { return int(a.ID()) - int(b.ID()) })
 			var sid [32]byte
 			rand.Read(sid[:])
-			if _, err := runRelayKeyed(ctx, pair, wire.ProtoPairSetup, c.keyID, sid, 6, ids(pair)); err != nil {
+			if _, err := runRelay(ctx, pair, wire.ProtoPairSetup, sid, 6, ids(pair)); err != nil {
 				return fmt.Errorf("pairwise setup %v: %w", ids(pair), err)
 			}
 		}

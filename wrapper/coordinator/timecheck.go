@@ -27,7 +27,7 @@ func timeCheck(ctx context.Context, nodes []*Node) (map[uint8]bool, error) {
 	}
 	var sid [32]byte
 	rand.Read(sid[:])
-	results, err := relay(ctx, nodes, wire.ProtoTimeCheck, [32]byte{}, sid, 3, nil, true)
+	results, err := relay(ctx, nodes, wire.ProtoTimeCheck, sid, 3, nil, true)
 	if err != nil {
 		return nil, err
 	}
