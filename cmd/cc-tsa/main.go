@@ -27,7 +27,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"dev":      {"start a local 3-of-5 TSA: oracle processes, NTS, ceremony, development CA, HTTP", runDev},
 		"serve":    {"serve RFC 3161 over HTTP, signing with running oracles", runServe},
-		"node":     {"run one signing oracle (node replace --id N: replace a dead oracle of cc-tsa dev)", runNode},
+		"node":     {"run one signing oracle (node replace --id N: replace a dead oracle of cc-tsa dev; node refresh: refresh the ECDSA shares of every member)", runNode},
 		"request":  {"request a time-stamp token", runRequest},
 		"verify":   {"verify a time-stamp response or token", runVerify},
 		"bench":    {"load a TSA and report tokens/s and latency percentiles", runBench},

@@ -19,6 +19,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(args) > 0 && args[0] == "replace" {
 		return runNodeReplace(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "refresh" {
+		return runNodeRefresh(ctx, args[1:], stdout, stderr)
+	}
 	fs := newFlagSet("node", stderr)
 	listen := fs.String("listen", "unix:cc-tsa-node.sock", "where to listen: unix:PATH (development) or vsock:PORT (in a CVM)")
 	cn := fs.String("tsa-cn", "CC-TSA development TSA (single oracle, NOT THRESHOLD)", "common name of the TSA, written into every token")

@@ -276,6 +276,7 @@ func serveWrapper(ctx context.Context, p *wrapperParams, started func(addr strin
 	}
 	if p.threshold > 1 {
 		tcfg.Attest = coord.Hellos
+		tcfg.Refresh = coord.RefreshShares
 	}
 	if p.supervisor != nil {
 		install := coordinator.InstallRequestFor(p.ecdsaCert, p.mldsaCert)

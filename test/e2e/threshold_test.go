@@ -15,8 +15,9 @@ import (
 	"time"
 )
 
-// TestClusterFaultTolerance starts its own 3-of-5 cluster and kills its
-// oracle processes one by one: with two of five gone every request must
+// TestClusterFaultTolerance starts its own 3-of-5 cluster, refreshes its
+// ECDSA shares (cc-tsa node refresh), and kills its oracle processes one by
+// one: with two of five gone every request must
 // still be granted, and the tokens must verify with openssl, cc-tsa verify
 // --require-pq and the Node.js verifier; with three gone the TSA must
 // answer not ready (503) and refuse with systemFailure in an HTTP 200
@@ -87,6 +88,15 @@ func TestClusterFaultTolerance(t *testing.T) {
 	}
 	if code := waitReady(5); code != 200 {
 		t.Fatalf("/readyz with five oracles: HTTP %d", code)
+	}
+	// With all five live, the operator refreshes the ECDSA shares; every
+	// token below is signed with the refreshed shares under the same
+	// certificate key.
+	if out := mustRun(t, dir, ccTSA, "node", "refresh", "--url", s.url); !strings.Contains(out, "refreshed on every member") {
+		t.Fatalf("cc-tsa node refresh:\n%s", out)
+	}
+	if !strings.Contains(s.log(), "ECDSA shares refreshed on every member") {
+		t.Fatalf("the TSA did not log the refresh:\n%s", s.log())
 	}
 
 	kill(pids[0])

@@ -56,6 +56,9 @@ type Config struct {
 	// Replace, if not nil, serves POST /admin/replace?node=N to clients on
 	// the loopback interface only: replace a dead oracle (development).
 	Replace func(ctx context.Context, node uint8) error
+	// Refresh, if not nil, serves POST /admin/refresh to clients on the
+	// loopback interface only: refresh the ECDSA shares of every member.
+	Refresh func(ctx context.Context) error
 	// Registry receives the metrics; nil creates a new registry.
 	Registry *prometheus.Registry
 }
@@ -147,6 +150,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Replace != nil {
 		s.mux.HandleFunc("POST /admin/replace", s.handleReplace)
+	}
+	if cfg.Refresh != nil {
+		s.mux.HandleFunc("POST /admin/refresh", s.handleRefresh)
 	}
 	return s
 }
@@ -397,10 +403,33 @@ func (s *Server) handleAttest(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(out)
 }
 
-func (s *Server) handleReplace(w http.ResponseWriter, r *http.Request) {
+// loopbackOnly answers 403 and returns false unless r comes from the
+// loopback interface.
+func loopbackOnly(w http.ResponseWriter, r *http.Request) bool {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 		http.Error(w, "administration is allowed from the loopback interface only", http.StatusForbidden)
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
+	if !loopbackOnly(w, r) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Minute)
+	defer cancel()
+	if err := s.cfg.Refresh(ctx); err != nil {
+		s.log.Error("share refresh failed", "err", err)
+		http.Error(w, "share refresh failed: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	io.WriteString(w, "ECDSA shares refreshed on every member\n")
+}
+
+func (s *Server) handleReplace(w http.ResponseWriter, r *http.Request) {
+	if !loopbackOnly(w, r) {
 		return
 	}
 	id, err := strconv.Atoi(r.URL.Query().Get("node"))
