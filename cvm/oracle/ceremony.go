@@ -178,6 +178,9 @@ func (o *Oracle) mldsaDKGStep(c *ceremony, req *wire.RelayRequest) (*wire.RelayR
 	if req.Session != c.mldsaSID || req.Step != c.mldsaStep+1 {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("ML-DSA DKG step %d is not expected (at step %d)", req.Step, c.mldsaStep)}
 	}
+	if req.Step > 1 && c.mldsaDKG == nil {
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "no ML-DSA key generation in progress (it was aborted): start again at step 1"}
+	}
 	epoch := o.epochID()
 	out := &outbox{o: o, kind: envMLDSADKG, keyID: epoch, sid: req.Session, round: uint16(req.Step)}
 	var in []inbound

@@ -60,12 +60,21 @@ func (o *Oracle) ecdsaDKGStep(c *ceremony, req *wire.RelayRequest) (*wire.RelayR
 	if req.Session != c.ecdsaSID || req.Step != c.ecdsaStep+1 {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("ECDSA DKG step %d is not expected (at step %d)", req.Step, c.ecdsaStep)}
 	}
+	if req.Step > 1 && c.ecdsaDKG == nil {
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "no ECDSA key generation in progress (it was aborted): start again at step 1"}
+	}
 	epoch := o.epochID()
 	out := &outbox{o: o, kind: envECDSADKG, keyID: epoch, sid: req.Session, round: uint16(req.Step)}
 	var in []inbound
 	if req.Step > 1 {
 		var err error
 		if in, err = o.openInbound(req.Inbound, envECDSADKG, epoch, req.Session, uint16(req.Step-1)); err != nil {
+			c.ecdsaDKG = nil
+			return nil, err
+		}
+		// Steps 2 to 4 take a broadcast and a direct message from every
+		// other node, steps 5 and 6 a direct message.
+		if err := o.checkFromEveryMember(in, "ECDSA DKG", req.Step <= 4, true); err != nil {
 			c.ecdsaDKG = nil
 			return nil, err
 		}

@@ -96,6 +96,16 @@ func (c *testCluster) seeds(t wire.Type) [][]byte {
 }
 
 func newTestCluster() (*testCluster, error) {
+	c, err := newPeeredCluster()
+	if err != nil {
+		return nil, err
+	}
+	return c, c.runCeremony()
+}
+
+// newPeeredCluster is five oracles that fixed their membership (Peers)
+// and have no keys yet.
+func newPeeredCluster() (*testCluster, error) {
 	clk := &testClock{}
 	clk.set(0, true)
 	name, err := tst.EncodeName([][2]string{{"CN", "threshold test"}})
@@ -136,43 +146,49 @@ func newTestCluster() (*testCluster, error) {
 		}
 	}
 	c.epoch = c.nodes[0].epochID()
+	return c, nil
+}
+
+// runCeremony runs both key generations, the ECDSA key confirmation and
+// the certificate installation, and issues one hybrid token.
+func (c *testCluster) runCeremony() error {
 	var sid [32]byte
 	rand.Read(sid[:])
 	res, err := c.relay(c.nodes, wire.ProtoMLDSADKG, sid, 6, nil)
 	if err != nil {
-		return nil, fmt.Errorf("ML-DSA DKG: %w", err)
+		return fmt.Errorf("ML-DSA DKG: %w", err)
 	}
 	if c.mldsaPK, err = mldsa.ParsePublicKey(res[0][:mldsa.PublicKeySize]); err != nil {
-		return nil, err
+		return err
 	}
 	if c.params, err = mldsa.ParamsFor(3, 5); err != nil {
-		return nil, err
+		return err
 	}
 	rand.Read(sid[:])
 	if res, err = c.relay(c.nodes, wire.ProtoECDSADKG, sid, 6, nil); err != nil {
-		return nil, fmt.Errorf("ECDSA DKG: %w", err)
+		return fmt.Errorf("ECDSA DKG: %w", err)
 	}
 	epub := res[0][:97]
 	if c.ecdsaPub, err = ecdsa.ParseUncompressedPublicKey(elliptic.P384(), epub); err != nil {
-		return nil, err
+		return err
 	}
 	c.keyID = wire.ClusterKeyID(c.mldsaPK.Bytes(), epub)
 	if err := c.confirm(); err != nil {
-		return nil, fmt.Errorf("key confirmation: %w", err)
+		return fmt.Errorf("key confirmation: %w", err)
 	}
 	ref := wire.CertInfo{Certificate: []byte{0x30, 0x01, 0x00}, Issuer: []byte{0x30, 0x00}, Serial: []byte{0x01}}
 	c.install = &wire.InstallRequest{ECDSA: ref, MLDSA: ref}
 	for _, o := range c.nodes {
 		c.record(o.cfg.NodeID, wire.TypeInstallRequest, c.install)
 		if err := o.Install(c.install); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	// One honest hybrid token records the signing requests.
 	if err := c.signToken(wire.PolicyHybrid); err != nil {
-		return nil, fmt.Errorf("first token: %w", err)
+		return fmt.Errorf("first token: %w", err)
 	}
-	return c, nil
+	return nil
 }
 
 // rawRequest is a request whose encoding is given (Hello's nonce, End's

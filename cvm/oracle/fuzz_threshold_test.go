@@ -285,3 +285,49 @@ func FuzzThresholdHandle(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCeremonyRelay drives node 1 of five peered oracles without keys
+// through the key generations' relay steps: for each input, both key
+// generations start afresh on every node (step 1), then node 1 receives
+// step 2 as the input's mask over the genuine request, then the genuine
+// request, then step 3 with whatever it got. Invariants: no panic; every
+// answer is a known response or an Error with a known code. (A step after
+// an aborted key generation once dereferenced the aborted state.)
+func FuzzCeremonyRelay(f *testing.F) {
+	c, err := newPeeredCluster()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte{0x01}, uint32(0), uint8(0))
+	f.Add([]byte{0xff, 0xff}, uint32(40), uint8(1))
+	f.Add([]byte{}, uint32(0), uint8(2))
+	f.Fuzz(func(t *testing.T, mask []byte, at uint32, proto uint8) {
+		p := []wire.Protocol{wire.ProtoMLDSADKG, wire.ProtoECDSADKG, wire.ProtoRefresh}[proto%3]
+		var sid [32]byte
+		rand.Read(sid[:])
+		d := &refreshDriver{t: t, out: map[int]map[uint8][][]byte{1: {}}}
+		for _, o := range c.nodes {
+			resp, err := o.Relay(&wire.RelayRequest{Protocol: p, Session: sid, Step: 1})
+			if err != nil {
+				continue
+			}
+			d.out[1][o.cfg.NodeID] = resp.Outbound
+		}
+		genuine := &wire.RelayRequest{Protocol: p, Session: sid, Step: 2, Inbound: d.inbound(2, 1)}
+		g, err := genuine.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(g) > 0 {
+			for i, m := range mask {
+				g[(int(at%uint32(len(g)))+i)%len(g)] ^= m
+			}
+		}
+		o := c.nodes[0]
+		checkAnswer(t, o.Handle(wire.Frame{Type: wire.TypeRelayRequest, ID: 1, Payload: g}))
+		g, _ = genuine.Marshal()
+		checkAnswer(t, o.Handle(wire.Frame{Type: wire.TypeRelayRequest, ID: 2, Payload: g}))
+		g, _ = (&wire.RelayRequest{Protocol: p, Session: sid, Step: 3}).Marshal()
+		checkAnswer(t, o.Handle(wire.Frame{Type: wire.TypeRelayRequest, ID: 3, Payload: g}))
+	})
+}

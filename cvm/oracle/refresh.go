@@ -160,7 +160,7 @@ func (o *Oracle) refreshRunStep(k *thresholdKeys, run *refreshRun, req *wire.Rel
 		if in, err = o.openBound(req.Inbound, wire.EnvRefresh, k.keyID, ctx, uint16(req.Step-1)); err != nil {
 			return nil, false, err
 		}
-		if err := o.checkRefreshSenders(in, req.Step == 2); err != nil {
+		if err := o.checkFromEveryMember(in, "share refresh", true, req.Step == 2); err != nil {
 			return nil, false, err
 		}
 	}
@@ -239,11 +239,12 @@ func (o *Oracle) refreshRunStep(k *thresholdKeys, run *refreshRun, req *wire.Rel
 	}
 }
 
-// checkRefreshSenders checks that in is exactly what the protocol sends
-// this oracle in the step: from every other member one broadcast and (in
-// step 2) one direct message. Anything else is the relay's doing, so the
-// refusal names no culprit.
-func (o *Oracle) checkRefreshSenders(in []inbound, withDirect bool) error {
+// checkFromEveryMember checks that in is exactly one broadcast (if
+// broadcast) and one direct message (if direct) from every other member,
+// and nothing else. Anything else is the relay's doing (it chooses what to
+// deliver), so the refusal names no culprit; the protocols below would
+// otherwise name the sender of a missing message.
+func (o *Oracle) checkFromEveryMember(in []inbound, what string, broadcast, direct bool) error {
 	var bcs, directs [wire.MaxSigners + 1]int
 	for _, m := range in {
 		if m.direct {
@@ -252,12 +253,18 @@ func (o *Oracle) checkRefreshSenders(in []inbound, withDirect bool) error {
 			bcs[m.from]++
 		}
 	}
+	want := func(b bool) int {
+		if b {
+			return 1
+		}
+		return 0
+	}
 	for id := uint8(1); id <= o.cfg.Nodes; id++ {
 		if id == o.cfg.NodeID {
 			continue
 		}
-		if bcs[id] != 1 || (withDirect && directs[id] != 1) || (!withDirect && directs[id] != 0) {
-			return &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("share refresh: %d broadcasts and %d direct messages from node %d", bcs[id], directs[id], id)}
+		if bcs[id] != want(broadcast) || directs[id] != want(direct) {
+			return &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("%s: %d broadcasts and %d direct messages from node %d (want %d and %d); no culprit", what, bcs[id], directs[id], id, want(broadcast), want(direct))}
 		}
 	}
 	return nil

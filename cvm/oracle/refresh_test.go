@@ -228,3 +228,50 @@ func TestShareRefresh(t *testing.T) {
 		}
 	}
 }
+
+// TestECDSADKGMissingMessageNamesNoOne: a relay that withholds or
+// duplicates one node's ECDSA DKG message gets a refusal that names no one
+// (the key generation would otherwise blame the sender of the missing
+// message), and a step after an aborted key generation (ECDSA or ML-DSA)
+// is refused rather than crashing the oracle.
+func TestECDSADKGMissingMessageNamesNoOne(t *testing.T) {
+	c, err := newPeeredCluster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, proto := range []wire.Protocol{wire.ProtoMLDSADKG, wire.ProtoECDSADKG} {
+		t.Run(proto.String(), func(t *testing.T) { dkgRelayFaults(t, c, proto) })
+	}
+}
+
+func dkgRelayFaults(t *testing.T, c *testCluster, proto wire.Protocol) {
+	var sid [32]byte
+	rand.Read(sid[:])
+	out := map[uint8][][]byte{}
+	for _, o := range c.nodes {
+		resp, err := o.Relay(&wire.RelayRequest{Protocol: proto, Session: sid, Step: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[o.cfg.NodeID] = resp.Outbound
+	}
+	d := &refreshDriver{t: t, out: map[int]map[uint8][][]byte{1: out}}
+	in := d.inbound(2, 1)
+	for name, bad := range map[string][][]byte{
+		"one message withheld": in[1:],
+		"one message twice":    append(in[:len(in):len(in)], in[0]),
+	} {
+		_, err := c.nodes[0].Relay(&wire.RelayRequest{Protocol: proto, Session: sid, Step: 2, Inbound: bad})
+		if err == nil {
+			t.Fatalf("%s: accepted", name)
+		}
+		if proto == wire.ProtoECDSADKG {
+			refusedNamingNoOne(t, err, name)
+		}
+	}
+	// The refused step aborted this node's key generation: the genuine
+	// messages, delivered now, are refused too (the ceremony restarts).
+	if _, err := c.nodes[0].Relay(&wire.RelayRequest{Protocol: proto, Session: sid, Step: 2, Inbound: in}); err == nil {
+		t.Fatal("an aborted key generation continued")
+	}
+}
