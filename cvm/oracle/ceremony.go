@@ -52,6 +52,18 @@ func (o *Oracle) Relay(req *wire.RelayRequest) (*wire.RelayResponse, error) {
 	if st == wire.StateStopping {
 		return nil, &wire.Error{Code: wire.CodeNotReady, Message: "oracle is stopping"}
 	}
+	if err := o.relayFault(req, false); err != nil {
+		return nil, err
+	}
+	resp, err := o.relayStep(c, req)
+	if err == nil {
+		err = o.relayFault(req, true)
+	}
+	return resp, err
+}
+
+// relayStep dispatches a relay request to its protocol.
+func (o *Oracle) relayStep(c *ceremony, req *wire.RelayRequest) (*wire.RelayResponse, error) {
 	switch req.Protocol {
 	case wire.ProtoMLDSADKG:
 		return o.mldsaDKGStep(c, req)

@@ -7,14 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
+	"sync"
 
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
 )
-
-// refreshCommitAttempts is how many times the coordinator delivers the
-// last step of a share refresh to a node that did not take it.
-const refreshCommitAttempts = 4
 
 // RefreshShares runs the ECDSA share refresh among all members: each
 // receives a new share of the same key and erases its old one, so that
@@ -75,33 +71,26 @@ func (c *Coordinator) refreshShares(ctx context.Context, nodes []*Node) error {
 		prev = outs
 	}
 	// Step 3 commits. A node that has not committed keeps its state for
-	// an hour (oracle.RefreshRunMaxAge), so the step can be repeated.
-	digests := make([][]byte, len(nodes))
-	pending := append([]*Node(nil), nodes...)
-	var failed []error
-	for attempt := 0; attempt < refreshCommitAttempts && len(pending) > 0; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
-			}
-		}
-		resps, errs := parallelAll(pending, func(n *Node) (*wire.RelayResponse, error) {
-			return n.Client.Relay(ctx, &wire.RelayRequest{Protocol: wire.ProtoRefresh, Session: sid, Step: 3, Params: params, Inbound: inbound[n.ID()]})
-		})
-		var next []*Node
-		failed = failed[:0]
-		for i, n := range pending {
-			if errs[i] != nil {
-				next = append(next, n)
-				failed = append(failed, &NodeError{Node: n.ID(), Err: errs[i]})
-				continue
-			}
-			digests[n.ID()-1] = resps[i].Result
-		}
-		pending = next
+	// an hour (oracle.RefreshRunMaxAge), so the step can be repeated; one
+	// whose Status shows the new sharing took it and its answer was lost.
+	before, err := sharingOf(ctx, nodes[0])
+	if err != nil {
+		return err
 	}
+	digests := make([][]byte, len(nodes))
+	var mu sync.Mutex
+	pending, err := deliverEach(ctx, nodes, func(n *Node) error {
+		resp, err := n.Client.Relay(ctx, &wire.RelayRequest{Protocol: wire.ProtoRefresh, Session: sid, Step: 3, Params: params, Inbound: inbound[n.ID()]})
+		if err == nil {
+			mu.Lock()
+			digests[n.ID()-1] = resp.Result
+			mu.Unlock()
+		}
+		return err
+	}, func(n *Node) bool {
+		s, err := sharingOf(ctx, n)
+		return err == nil && s != before
+	})
 	if c.pool != nil {
 		for _, n := range nodes {
 			c.pool.dropNode(n.ID())
@@ -109,13 +98,35 @@ func (c *Coordinator) refreshShares(ctx context.Context, nodes []*Node) error {
 		c.pool.kick()
 	}
 	if len(pending) > 0 {
-		return fmt.Errorf("share refresh: nodes %v did not commit and hold shares of the previous sharing (they cannot sign ECDSA with the others; replace them): %w", ids(pending), errors.Join(failed...))
+		return fmt.Errorf("share refresh: nodes %v did not commit and hold shares of the previous sharing (they cannot sign ECDSA with the others; replace them): %w", ids(pending), err)
 	}
-	for i, d := range digests {
-		if len(d) != 32 || !bytes.Equal(d, digests[0]) {
-			return &NodeError{Node: nodes[i].ID(), Err: fmt.Errorf("share refresh digest %x differs from node %d's %x", d, nodes[0].ID(), digests[0])}
+	// Every member must now report one new sharing (and, where its answer
+	// arrived, the same refresh digest).
+	var after [32]byte
+	for i, n := range nodes {
+		s, err := sharingOf(ctx, n)
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			after = s
+		}
+		if s == before || s != after {
+			return &NodeError{Node: n.ID(), Err: fmt.Errorf("after the share refresh it reports sharing %x (before %x, node %d %x)", s[:8], before[:8], nodes[0].ID(), after[:8])}
+		}
+		if d := digests[i]; d != nil && !bytes.Equal(d, digests[0]) && digests[0] != nil {
+			return &NodeError{Node: n.ID(), Err: fmt.Errorf("share refresh digest %x differs from node %d's %x", d, nodes[0].ID(), digests[0])}
 		}
 	}
-	c.log.Info("ECDSA shares refreshed on every member", "digest", fmt.Sprintf("%x", digests[0][:8]))
+	c.log.Info("ECDSA shares refreshed on every member", "sharing", fmt.Sprintf("%x", after[:8]))
 	return nil
+}
+
+// sharingOf asks n for the digest of its ECDSA sharing.
+func sharingOf(ctx context.Context, n *Node) ([32]byte, error) {
+	st, err := n.Client.Status(ctx)
+	if err != nil {
+		return [32]byte{}, &NodeError{Node: n.ID(), Err: err}
+	}
+	return st.ECDSASharing, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/cc-tsa/cc-tsa/cvm/peer"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
@@ -146,4 +147,39 @@ func openFrom(n *Node, raw []byte, want peer.Header) ([]byte, error) {
 		return nil, &NodeError{Node: n.ID(), Err: err}
 	}
 	return p, nil
+}
+
+// deliverAttempts is how many times the coordinator delivers a commit (a
+// membership change's, a share refresh's) to a node that did not take it.
+const deliverAttempts = 4
+
+// deliverEach runs fn on every node of set and repeats it, after a growing
+// pause and up to deliverAttempts times, on the nodes where it failed
+// (a lost request or answer); took, if not nil, tells whether a node whose
+// call failed took the step anyway (its answer was lost). It returns the
+// nodes that never took it, with their last errors.
+func deliverEach(ctx context.Context, set []*Node, fn func(n *Node) error, took func(n *Node) bool) ([]*Node, error) {
+	pending := append([]*Node(nil), set...)
+	var errs []error
+	for attempt := 0; attempt < deliverAttempts && len(pending) > 0; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return pending, ctx.Err()
+			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+			}
+		}
+		_, es := parallelAll(pending, func(n *Node) (struct{}, error) { return struct{}{}, fn(n) })
+		var next []*Node
+		errs = errs[:0]
+		for i, n := range pending {
+			if es[i] == nil || (took != nil && took(n)) {
+				continue
+			}
+			next = append(next, n)
+			errs = append(errs, &NodeError{Node: n.ID(), Err: es[i]})
+		}
+		pending = next
+	}
+	return pending, errors.Join(errs...)
 }

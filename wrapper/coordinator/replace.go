@@ -226,10 +226,19 @@ func (c *Coordinator) admit(ctx context.Context, live []*Node, t *Node, check At
 	if params, err = mc.Marshal(); err != nil {
 		return err
 	}
-	if _, err := parallel(live, func(n *Node) (*wire.RelayResponse, error) {
-		return n.Client.Relay(ctx, &wire.RelayRequest{Protocol: wire.ProtoMembership, Step: 3, Params: params})
-	}); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	// The commit goes to every live member, again to one that did not take
+	// it (a member whose Status shows the new epoch did, and its answer was
+	// lost): a member left in the old epoch cannot presign with the others
+	// (the relay contexts bind the membership) until it takes the commit.
+	inEpoch := func(n *Node) bool {
+		s, err := n.Client.Status(ctx)
+		return err == nil && s.Epoch == st.Epoch+1
+	}
+	if lagging, err := deliverEach(ctx, live, func(n *Node) error {
+		_, err := n.Client.Relay(ctx, &wire.RelayRequest{Protocol: wire.ProtoMembership, Step: 3, Params: params})
+		return err
+	}, inEpoch); len(lagging) > 0 {
+		return fmt.Errorf("commit: nodes %v stay in epoch %d: %w", ids(lagging), st.Epoch, err)
 	}
 	// The joiner learns the current members: fresh Hellos from the live
 	// ones, and for indices that are down the identity they had (bound by
@@ -252,8 +261,11 @@ func (c *Coordinator) admit(ctx context.Context, live []*Node, t *Node, check At
 	if params, err = mc.Marshal(); err != nil {
 		return err
 	}
-	if _, err := t.Client.Relay(ctx, &wire.RelayRequest{Protocol: wire.ProtoMembership, Step: 3, Params: params}); err != nil {
-		return &NodeError{Node: t.ID(), Err: fmt.Errorf("joining: %w", err)}
+	if lagging, err := deliverEach(ctx, []*Node{t}, func(n *Node) error {
+		_, err := n.Client.Relay(ctx, &wire.RelayRequest{Protocol: wire.ProtoMembership, Step: 3, Params: params})
+		return err
+	}, inEpoch); len(lagging) > 0 {
+		return fmt.Errorf("joining: %w", err)
 	}
 	pk, err := peer.ParsePublicKeys(mc.Joiner.Identity)
 	if err != nil {
