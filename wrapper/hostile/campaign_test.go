@@ -11,6 +11,7 @@ import (
 
 	"github.com/cc-tsa/cc-tsa/cvm/membership"
 	"github.com/cc-tsa/cc-tsa/cvm/oracle"
+	"github.com/cc-tsa/cc-tsa/cvm/peer"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
 	"github.com/cc-tsa/cc-tsa/wrapper/internal/testtsa"
 	"github.com/cc-tsa/cc-tsa/wrapper/oracleclient"
@@ -104,13 +105,13 @@ func TestGeneratedMutations(t *testing.T) {
 			s, twin := g.newSign(set, hybrid), g.newSign(set, hybrid)
 			// Before any Begin: another oracle, another signer set.
 			for _, n := range []uint8{4, 5} {
-				g.probe(mutant{"relabel", "to a non-signer", n, s.begin})
+				g.probe(mutant{class: "relabel", desc: "to a non-signer", to: n, msg: s.begin})
 			}
 			for _, other := range sets(to) {
 				if !slices.Equal(other, set) {
 					m := clone(s.begin)
 					m.Signers = other
-					g.probe(mutant{"params", "another signer set", to, m})
+					g.probe(mutant{class: "params", desc: "another signer set", to: to, msg: m})
 				}
 			}
 			// After Begin on every signer: the same, the twin's id, the
@@ -118,25 +119,25 @@ func TestGeneratedMutations(t *testing.T) {
 			// same presignature under a fresh proposal.
 			s.start()
 			twin.start()
-			g.probe(mutant{"replay", "after it ran", to, s.begin})
+			g.probe(mutant{class: "replay", desc: "after it ran", to: to, msg: s.begin})
 			m := clone(s.begin)
 			m.Session = twin.sid
-			g.probe(mutant{"session", "twin's session id", to, m})
+			g.probe(mutant{class: "session", desc: "twin's session id", to: to, msg: m})
 			m = clone(s.begin)
 			rand.Read(m.Session[:])
-			g.probe(mutant{"replay", "serial reused under a fresh session id", to, m})
+			g.probe(mutant{class: "replay", desc: "serial reused under a fresh session id", to: to, msg: m})
 			m = clone(s.begin)
 			m.Proposal, m.Fields = twin.begin.Proposal, twin.begin.Fields
 			rand.Read(m.Session[:])
-			g.probe(mutant{"session", "twin's proposal under a fresh session id", to, m})
+			g.probe(mutant{class: "session", desc: "twin's proposal under a fresh session id", to: to, msg: m})
 			if hybrid {
 				fresh := g.newSign(set, false)
 				m := clone(fresh.begin)
 				m.Fields.Policy, m.Presign = wire.PolicyHybrid, s.presign
-				g.probe(mutant{"replay", "presignature used again", to, m})
+				g.probe(mutant{class: "replay", desc: "presignature used again", to: to, msg: m})
 			}
 			for _, n := range set {
-				g.probe(mutant{"relabel", "End of the twin (a drop)", n, endRequest(twin.sid)})
+				g.probe(mutant{class: "relabel", desc: "End of the twin (a drop)", to: n, msg: endRequest(twin.sid)})
 			}
 			s.end()
 			// Two concurrent copies: one opens the session.
@@ -155,14 +156,14 @@ func TestGeneratedMutations(t *testing.T) {
 			sig, tsig := s.sign(), twin.sign()
 			att := &wire.AttachRequest{Session: s.sid, MLDSASignature: sig}
 			for _, n := range []uint8{4, 5} {
-				g.probe(mutant{"relabel", "to a non-signer", n, att})
+				g.probe(mutant{class: "relabel", desc: "to a non-signer", to: n, msg: att})
 			}
 			m := clone(att)
 			m.Session = twin.sid
-			g.probe(mutant{"session", "signature of another session", to, m})
+			g.probe(mutant{class: "session", desc: "signature of another session", to: to, msg: m})
 			m = clone(att)
 			m.MLDSASignature = tsig
-			g.probe(mutant{"params", "twin's signature", to, m})
+			g.probe(mutant{class: "params", desc: "twin's signature", to: to, msg: m})
 			// Concurrent copies: at most one ECDSA share per presignature.
 			shares := g.concurrent(to, att, nil)
 			if n := len(shares); n != 1 {
@@ -170,7 +171,7 @@ func TestGeneratedMutations(t *testing.T) {
 			} else if len(shares[0].(*wire.AttachResponse).ECDSA) == 0 {
 				t.Error("a hybrid attach gave no ECDSA share")
 			}
-			g.probe(mutant{"replay", "after it ran", to, att})
+			g.probe(mutant{class: "replay", desc: "after it ran", to: to, msg: att})
 		}
 	})
 
@@ -181,24 +182,30 @@ func TestGeneratedMutations(t *testing.T) {
 		req := &wire.BeginCSRRequest{Signers: set, Presign: ps[0]}
 		rand.Read(req.Session[:])
 		for _, n := range []uint8{4, 5} {
-			g.probe(mutant{"relabel", "to a non-signer", n, req})
+			g.probe(mutant{class: "relabel", desc: "to a non-signer", to: n, msg: req})
 		}
 		if _, err := g.cl[to-1].BeginCSR(context.Background(), req); err != nil {
 			t.Fatal(err)
 		}
 		defer g.cl[to-1].End(context.Background(), req.Session)
-		g.probe(mutant{"replay", "after it ran", to, req})
+		g.probe(mutant{class: "replay", desc: "after it ran", to: to, msg: req})
 		m := clone(req)
 		rand.Read(m.Session[:])
-		g.probe(mutant{"replay", "presignature used again", to, m})
+		g.probe(mutant{class: "replay", desc: "presignature used again", to: to, msg: m})
 		m = clone(req)
 		rand.Read(m.Session[:])
 		m.Signers, m.Presign = []uint8{1, 2, 4}, ps[1]
-		g.probe(mutant{"params", "another signer set", to, m})
+		g.probe(mutant{class: "params", desc: "another signer set", to: to, msg: m})
 	})
 
-	relayCampaign := func(t *testing.T, proto wire.Protocol, nodes, targets []uint8, params []byte, steps uint8, alt func(to uint8) [][]byte) {
-		for s := uint8(1); s <= steps; s++ {
+	// relayCampaign runs the mutants of the genuine requests of steps to
+	// the targets. Mutants that the claim of a step refuses (another
+	// receiver outside the run, session, params, step or protocol) share
+	// one live fixture, and the genuine request must still succeed on it
+	// after them: the refusals changed nothing. Mutants that reach the
+	// run's inbound checks (which end the run) get a fresh fixture each.
+	relayCampaign := func(t *testing.T, proto wire.Protocol, nodes, targets []uint8, params []byte, steps []uint8, maxStep uint8, alt func(to uint8) [][]byte) {
+		for _, s := range steps {
 			for _, to := range targets {
 				fixture := func() (*relayRun, *relayRun, *wire.RelayRequest) {
 					r, twin := g.newRelay(proto, nodes, params), g.newRelay(proto, nodes, params)
@@ -208,36 +215,46 @@ func TestGeneratedMutations(t *testing.T) {
 					}
 					return r, twin, r.request(s, to)
 				}
-				r, twin, genuine := fixture()
-				n := len(deriveRelay(genuine, to, r, twin, alt(to), steps, foreign))
-				r.abandon(steps)
-				twin.abandon(steps)
-				for i := range n {
+				ends := func(m mutant) bool {
+					// A step 1 that is answered (by design, see allowed)
+					// uses up its session id.
+					if s == 1 || m.class == "mix" || m.class == "readdress" {
+						return true
+					}
+					return m.class == "relabel" && slices.Contains(nodes, m.to)
+				}
+				shared, sharedTwin, genuine := fixture()
+				ms := deriveRelay(genuine, to, shared, sharedTwin, alt(to), maxStep, foreign)
+				for i, m := range ms {
+					if !ends(m) {
+						m.answered = g.probe(m)
+						g.abandon(m, maxStep)
+						continue
+					}
 					r, twin, genuine := fixture()
-					m := deriveRelay(genuine, to, r, twin, alt(to), steps, foreign)[i]
-					g.probe(m)
-					g.abandon(m, steps)
-					r.abandon(steps)
-					twin.abandon(steps)
+					m := deriveRelay(genuine, to, r, twin, alt(to), maxStep, foreign)[i]
+					m.answered = g.probe(m)
+					g.abandon(m, maxStep)
+					r.abandon(maxStep)
+					twin.abandon(maxStep)
 				}
-				r, twin, genuine = fixture()
 				if _, err := g.cl[to-1].Relay(context.Background(), genuine); err != nil {
-					t.Fatal(err)
+					t.Fatalf("%v step %d on node %d after the refused mutants: %v", proto, s, to, err)
 				}
-				g.probe(mutant{"replay", "after it ran", to, genuine})
-				r.abandon(steps)
-				twin.abandon(steps)
-				r, twin, genuine = fixture()
-				g.concurrent(to, genuine, nil)
-				r.abandon(steps)
-				twin.abandon(steps)
+				g.probe(mutant{class: "replay", desc: "after it ran", to: to, msg: genuine})
+				shared.abandon(maxStep)
+				sharedTwin.abandon(maxStep)
+				r, twin, genuine := fixture()
+				g.concurrent(to, genuine, disjointReplies)
+				r.abandon(maxStep)
+				twin.abandon(maxStep)
 			}
 		}
 	}
 
 	t.Run("Relay/presign", func(t *testing.T) {
 		g.t = t
-		relayCampaign(t, wire.ProtoECDSAPresign, set, set, []byte{1, 2, 3, 1}, 3, func(to uint8) [][]byte {
+		relayCampaign(t, wire.ProtoECDSAPresign, set, set, []byte{1, 2, 3, 1}, []uint8{1, 2, 3}, 3, func(to uint8) [][]byte {
 			var out [][]byte
 			for _, s := range sets(to) {
 				out = append(out, append(s, 1))
@@ -247,7 +264,9 @@ func TestGeneratedMutations(t *testing.T) {
 	})
 	t.Run("Relay/pair setup", func(t *testing.T) {
 		g.t = t
-		relayCampaign(t, wire.ProtoPairSetup, []uint8{1, 5}, []uint8{1, 5}, []byte{1, 5}, 6, func(to uint8) [][]byte {
+				// A pair setup's steps are heavy (base OTs): the first step with
+		// inbound messages and the installing step, on one side.
+		relayCampaign(t, wire.ProtoPairSetup, []uint8{1, 5}, []uint8{5}, []byte{1, 5}, []uint8{1, 2, 6}, 6, func(to uint8) [][]byte {
 			var out [][]byte
 			for _, n := range others(to) {
 				out = append(out, []byte{min(to, n), max(to, n)})
@@ -266,7 +285,7 @@ func TestGeneratedMutations(t *testing.T) {
 	})
 	t.Run("Relay/time check", func(t *testing.T) {
 		g.t = t
-		relayCampaign(t, wire.ProtoTimeCheck, []uint8{1, 2, 3, 4, 5}, []uint8{1, 4}, nil, 3, func(uint8) [][]byte {
+		relayCampaign(t, wire.ProtoTimeCheck, []uint8{1, 2, 3, 4, 5}, []uint8{1, 4}, nil, []uint8{1, 2, 3}, 3, func(uint8) [][]byte {
 			return [][]byte{{1}}
 		})
 	})
@@ -276,7 +295,7 @@ func TestGeneratedMutations(t *testing.T) {
 		// refused, whatever it is mutated into.
 		r := g.newRelay(wire.ProtoReshare, []uint8{1, 3, 5}, []byte{2, 1, 3, 5})
 		for _, s := range []uint8{1, 2} {
-			g.probe(mutant{"params", "genuine shape, no joiner", 1, r.request(s, 1)})
+			g.probe(mutant{class: "params", desc: "genuine shape, no joiner", to: 1, msg: r.request(s, 1)})
 			for _, m := range deriveRelay(r.request(s, 1), 1, r, nil, [][]byte{{4, 1, 2, 3}, {1, 2, 3, 5}, {2, 3, 4, 5}}, 2, foreign) {
 				g.probe(m)
 			}
@@ -310,21 +329,21 @@ func TestGeneratedMutations(t *testing.T) {
 		}
 		st := status(t, g.cl[0])
 		for _, n := range others(1) {
-			g.probe(mutant{"relabel", "another node's Hello request", n, hr})
+			g.probe(mutant{class: "relabel", desc: "another node's Hello request", to: n, msg: hr})
 		}
 		m := clone(hr)
 		m.Cluster, m.Epoch = [32]byte{1}, st.Epoch+1
-		g.probe(mutant{"params", "another cluster and epoch", 1, m})
+		g.probe(mutant{class: "params", desc: "another cluster and epoch", to: 1, msg: m})
 		// The ceremony's Peers request, genuine in shape: refused by a
 		// keyed oracle however it is sent.
 		peers := &wire.PeersRequest{Challenges: chs, Peers: hellos}
 		for n := uint8(1); n <= 5; n++ {
-			g.probe(mutant{"relabel", "ceremony Peers after the keys", n, peers})
+			g.probe(mutant{class: "relabel", desc: "ceremony Peers after the keys", to: n, msg: peers})
 		}
 		swapped := clone(peers)
 		swapped.Peers = slices.Clone(hellos)
 		swapped.Peers[1].Identity, swapped.Peers[3].Identity = hellos[3].Identity, hellos[1].Identity
-		g.probe(mutant{"readdress", "two identities swapped", 1, swapped})
+		g.probe(mutant{class: "readdress", desc: "two identities swapped", to: 1, msg: swapped})
 	})
 
 	g.report()
@@ -343,7 +362,7 @@ func TestGeneratedMutations(t *testing.T) {
 // receiver (a step with no inbound messages fails and removes it).
 func (g *gen) abandon(m mutant, steps uint8) {
 	r, ok := m.msg.(*wire.RelayRequest)
-	if !ok {
+	if !ok || !m.answered || (r.Protocol != wire.ProtoECDSAPresign && r.Protocol != wire.ProtoPairSetup) {
 		return
 	}
 	for s := uint8(2); s <= steps; s++ {
@@ -351,10 +370,36 @@ func (g *gen) abandon(m mutant, steps uint8) {
 	}
 }
 
+// disjointReplies reports whether two relay answers sent envelopes to
+// disjoint receivers: two concurrent time-check step 2 copies may share
+// out the probes they answer, but no probe is answered twice.
+func disjointReplies(a, b any) bool {
+	x, ok1 := a.(*wire.RelayResponse)
+	y, ok2 := b.(*wire.RelayResponse)
+	if !ok1 || !ok2 {
+		return false
+	}
+	seen := map[uint8]bool{}
+	for _, raw := range x.Outbound {
+		var e peer.Envelope
+		if e.Unmarshal(raw) != nil {
+			return false
+		}
+		seen[e.Receiver] = true
+	}
+	for _, raw := range y.Outbound {
+		var e peer.Envelope
+		if e.Unmarshal(raw) != nil || seen[e.Receiver] {
+			return false
+		}
+	}
+	return true
+}
+
 // concurrent sends two copies of m to node to at once: at most one is
-// answered, and the other is refused (or, with same set, gives the same
-// answer). It returns the answers.
-func (g *gen) concurrent(to uint8, m any, same func(a, b any) bool) []any {
+// answered (unless fine says two answers are), and the other is refused.
+// It returns the answers.
+func (g *gen) concurrent(to uint8, m any, fine func(a, b any) bool) []any {
 	g.t.Helper()
 	var wg sync.WaitGroup
 	resps, errs := make([]any, 2), make([]error, 2)
@@ -381,7 +426,7 @@ func (g *gen) concurrent(to uint8, m any, same func(a, b any) bool) []any {
 	switch {
 	case len(ok) == 0:
 		g.t.Errorf("%s: neither concurrent copy ran: %v, %v", typeName(m), errs[0], errs[1])
-	case len(substantive) == 2 && (same == nil || !same(substantive[0], substantive[1])):
+	case len(substantive) == 2 && (fine == nil || !fine(substantive[0], substantive[1])):
 		g.t.Errorf("CRITICAL: %s computed twice by node %d", typeName(m), to)
 	}
 	for i := range 2 {
@@ -390,4 +435,32 @@ func (g *gen) concurrent(to uint8, m any, same func(a, b any) bool) []any {
 		}
 	}
 	return ok
+}
+
+// TestTimeCheckVerdictOnce: a coordinator that repeats step 3 of a
+// time-check round (with the round's replies, or with none) would have the
+// oracle hand its clock the round's verdict again, as fresh peer evidence
+// without a new exchange. The verdict is given once; a new round recovers.
+func TestTimeCheckVerdictOnce(t *testing.T) {
+	c := testtsa.StartClusterWith(t, testtsa.ClusterConfig{Nodes: 5, Threshold: 3, CrossCheck: true})
+	g := newGen(t, c)
+	all := []uint8{1, 2, 3, 4, 5}
+	for round := range 3 {
+		r := g.newRelay(wire.ProtoTimeCheck, all, nil)
+		for s := uint8(1); s <= 3; s++ {
+			r.advance(s)
+		}
+		for _, id := range all {
+			if round == 0 {
+				continue // a first round has nobody vouching yet
+			}
+			if v := r.res[3][id]; len(v) == 0 || v[0] != 1 {
+				t.Fatalf("node %d: verdict %q", id, v)
+			}
+			for _, in := range [][][]byte{r.inboundFor(2, id), nil} {
+				_, err := g.cl[id-1].Relay(context.Background(), &wire.RelayRequest{Protocol: wire.ProtoTimeCheck, Session: r.sid, Step: 3, Inbound: in})
+				namesNoOne(t, err, wire.CodeBadRequest)
+			}
+		}
+	}
 }
