@@ -264,7 +264,7 @@ func TestGeneratedMutations(t *testing.T) {
 	})
 	t.Run("Relay/pair setup", func(t *testing.T) {
 		g.t = t
-				// A pair setup's steps are heavy (base OTs): the first step with
+		// A pair setup's steps are heavy (base OTs): the first step with
 		// inbound messages and the installing step, on one side.
 		relayCampaign(t, wire.ProtoPairSetup, []uint8{1, 5}, []uint8{5}, []byte{1, 5}, []uint8{1, 2, 6}, 6, func(to uint8) [][]byte {
 			var out [][]byte
