@@ -86,8 +86,8 @@ func TestCollusion(t *testing.T) {
 			}
 		}
 		for _, c := range []struct {
-			name   string
-			in     [][]byte
+			name    string
+			in      [][]byte
 			culprit string
 		}{
 			{"node 4's malformed batch", [][]byte{from2, bad4}, "4"},
