@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cc-tsa/cc-tsa/cvm/clock"
@@ -152,6 +153,9 @@ type Oracle struct {
 	lastSessionEnd time.Time
 	seen           *replayRecord
 	faults         *Faults // test builds only (tag ccfault)
+	// verdictRound is the last cross-node time-check round whose verdict
+	// this oracle gave (see timeCheckStep).
+	verdictRound atomic.Uint64
 	// now is the monotonic time source of session lifetimes (time.Now;
 	// tests move it instead of sleeping).
 	now func() time.Time

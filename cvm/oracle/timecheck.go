@@ -11,11 +11,22 @@ import (
 // every peer (step 1), replies to the peers' probes (step 2), and the
 // verdict from the peers' replies (step 3), which goes to the clock. The
 // messages travel in signed envelopes, so the relaying coordinator cannot
-// forge a peer's time claim.
+// forge a peer's time claim. A round's verdict is given once: a step 3
+// repeated (or run again without a new step 1) is refused, so that the
+// coordinator cannot refresh the clock's peer evidence without a fresh
+// exchange. The steps take no parameters.
 func (o *Oracle) timeCheckStep(req *wire.RelayRequest) (*wire.RelayResponse, error) {
 	cc := o.cfg.CrossCheck
 	if cc == nil {
 		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "this oracle runs no cross-node time check"}
+	}
+	if len(req.Params) != 0 {
+		return nil, &wire.Error{Code: wire.CodeBadRequest, Message: "the time check takes no parameters"}
+	}
+	if req.Step == 3 {
+		if r := cc.Verdict().Round; r <= o.verdictRound.Load() {
+			return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("the verdict of time-check round %d was given: a new round starts with step 1", r)}
+		}
 	}
 	epoch := o.epochID()
 	out := &outbox{o: o, kind: wire.EnvTimeCheck, keyID: epoch, sid: req.Session, round: uint16(req.Step)}
@@ -57,6 +68,9 @@ func (o *Oracle) timeCheckStep(req *wire.RelayRequest) (*wire.RelayResponse, err
 			}
 		}
 		v := cc.Verdict()
+		if last := o.verdictRound.Load(); v.Round <= last || !o.verdictRound.CompareAndSwap(last, v.Round) {
+			return nil, &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("the verdict of time-check round %d was given: a new round starts with step 1", v.Round)}
+		}
 		if o.cfg.OnVerdict != nil {
 			o.cfg.OnVerdict(v.OK(), v.String())
 		}

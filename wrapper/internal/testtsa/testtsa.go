@@ -22,6 +22,7 @@ import (
 	"github.com/cc-tsa/cc-tsa/cvm/transport"
 	"github.com/cc-tsa/cc-tsa/cvm/tst"
 	"github.com/cc-tsa/cc-tsa/cvm/wire"
+	"github.com/cc-tsa/cc-tsa/timesync/crosscheck"
 	"github.com/cc-tsa/cc-tsa/wrapper/audit"
 	"github.com/cc-tsa/cc-tsa/wrapper/coordinator"
 	"github.com/cc-tsa/cc-tsa/wrapper/devca"
@@ -172,6 +173,11 @@ type ClusterConfig struct {
 	SilenceBeforeChange time.Duration
 	// Coordinator adjusts the coordinator's configuration.
 	Coordinator []func(*coordinator.Config)
+	// CrossCheck gives every oracle its side of the cross-node time check
+	// (reading its test clock), so that tests can relay time-check rounds.
+	// The verdicts go nowhere: they do not change whether a clock is
+	// trusted, and the coordinator runs no rounds of its own.
+	CrossCheck bool
 }
 
 // SimulatedMeasurement is the launch measurement the simulated oracles of
@@ -259,6 +265,22 @@ func (c *Cluster) startOracle(tb testing.TB, id int) *oracleclient.Client {
 		SilenceBeforeChange: c.cfg.SilenceBeforeChange}
 	if ocfg.SilenceBeforeChange == 0 {
 		ocfg.SilenceBeforeChange = time.Millisecond
+	}
+	if c.cfg.CrossCheck {
+		var peers []crosscheck.NodeID
+		for p := 1; p <= c.n; p++ {
+			if p != id {
+				peers = append(peers, crosscheck.NodeID(p))
+			}
+		}
+		cc, err := crosscheck.New(crosscheck.Config{Self: crosscheck.NodeID(id), Peers: peers, Required: c.t - 1, Clock: func() (int64, int64, bool) {
+			r := clk.Now()
+			return r.Time.UnixNano(), int64(r.Accuracy), r.Trusted
+		}})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ocfg.CrossCheck = cc
 	}
 	if c.cfg.Attested {
 		a, err := newSimAttestation(true)
