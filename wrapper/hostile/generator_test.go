@@ -268,11 +268,21 @@ func (g *gen) newSign(set []uint8, hybrid bool) *signRun {
 	return s
 }
 
-// start sends the Begin requests.
+// start sends the Begin requests. If the proposal went stale before the
+// first Begin (the probes before it take time on a loaded machine), it
+// proposes afresh, as the coordinator does with a late proposal.
 func (s *signRun) start() {
 	s.g.t.Helper()
-	for _, id := range s.set {
+	for i, id := range s.set {
 		b, err := s.g.cl[id-1].Begin(context.Background(), s.begin)
+		for retry := 0; i == 0 && retry < 3 && isLate(err); retry++ {
+			prop, perr := s.g.cl[s.set[0]-1].Propose(context.Background(), &wire.ProposeRequest{Signers: s.set, Fields: s.f})
+			if perr != nil {
+				s.g.t.Fatal(perr)
+			}
+			s.prop, s.begin.Proposal = prop, *prop
+			b, err = s.g.cl[id-1].Begin(context.Background(), s.begin)
+		}
 		if err != nil {
 			s.g.t.Fatalf("begin on node %d: %v", id, err)
 		}
@@ -668,4 +678,15 @@ func resender(raw []byte, to uint8) []byte {
 		}
 	}
 	return nil
+}
+
+// isLate reports whether err is an oracle's refusal of a proposal that
+// went stale in transit.
+func isLate(err error) bool {
+	var we *wire.Error
+	if !errors.As(err, &we) {
+		return false
+	}
+	_, late := wire.ParseLateProposal(we.Message)
+	return late
 }
