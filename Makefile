@@ -9,13 +9,18 @@ MODULES  := cvm dkg timesync wrapper infra cmd test
 GO       ?= go
 FUZZTIME ?= 30s
 BIN      := bin/cc-tsa
+# The build-time floor linked into cc-tsa (main.linkedBuildTime): the commit
+# time of HEAD in UTC, so that builds stay reproducible (the launch
+# measurement is pinned). A production node never checks NTS-KE certificates
+# at an earlier time. Override with BUILD_FLOOR=2026-01-02T03:04:05Z.
+BUILD_FLOOR ?= $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null)
 
 .PHONY: all build dev test vet fmt-check fuzz clean
 
 all: build
 
 build:
-	cd cmd && $(GO) build -trimpath -o ../$(BIN) ./cc-tsa
+	cd cmd && $(GO) build -trimpath -ldflags "-X main.linkedBuildTime=$(BUILD_FLOOR)" -o ../$(BIN) ./cc-tsa
 
 dev: build
 	./$(BIN) dev

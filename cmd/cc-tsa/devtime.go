@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cc-tsa/cc-tsa/cvm/trustedclock"
+	"github.com/cc-tsa/cc-tsa/timesync/anchor"
 	tsclock "github.com/cc-tsa/cc-tsa/timesync/clock"
 	"github.com/cc-tsa/cc-tsa/timesync/nts"
 )
@@ -84,10 +85,36 @@ type nodeClockOptions struct {
 	// trusted before the cluster runs check rounds, so newNodeClock does not
 	// wait for it.
 	RequirePeers bool
+	// BuildFloor is the earliest time the clock may assume (the image's
+	// build time, see resolveBuildFloor): NTS-KE certificates are checked
+	// at no earlier time, also before the first sync, when the only other
+	// clock is the host's. Required in production.
+	BuildFloor buildFloor
+	// MinRateSpan is the span over which the local clock's rate must have
+	// been measured against NTS, and converged, before the clock is trusted
+	// (production only; see defaultMinRateSpan).
+	MinRateSpan time.Duration
 }
+
+// production reports whether the options describe a production node: real
+// NTS servers and a platform that must be an SEV-SNP guest with SecureTSC.
+func (o nodeClockOptions) production() bool { return !o.DevServer && !o.DevPlatform }
 
 // defaultClockWait is nodeClockOptions.Wait's default.
 const defaultClockWait = time.Minute
+
+// Bounds of nodeClockOptions.MinRateSpan in production. The default is the
+// design's 15 minutes (trusted-time.md §3.4): a host that scales the guest's
+// TSC shows as a rate error only over a long enough span, and the rate
+// bounds from two intervals of width w over a span S are (w₁+w₂)/S wide, so
+// with 10–20 ms intervals from Internet NTS servers the ±50 ppm check needs
+// several minutes anyway. The rate history (anchor.RateWindow, 1 h) must
+// cover the span, hence at most half of it.
+const (
+	defaultMinRateSpan = 15 * time.Minute
+	minMinRateSpan     = time.Minute
+	maxMinRateSpan     = anchor.RateWindow / 2
+)
 
 // newNodeClock builds the node's trusted clock over the NTS servers (NTS-KE
 // host:port) authenticated by the certificates in caFile only, starts its
@@ -99,35 +126,18 @@ func newNodeClock(ctx context.Context, servers []string, caFile string, opts nod
 	if log == nil {
 		log = slog.Default()
 	}
-	if len(servers) == 0 {
-		return nil, usagef("no NTS server: give --nts HOST:PORT (repeatable) with --nts-ca FILE")
-	}
-	for _, s := range servers {
-		if err := checkServerAddr(s); err != nil {
-			return nil, usagef("--nts %q: %v", s, err)
-		}
-	}
-	if caFile == "" {
-		return nil, usagef("--nts-ca: the NTS servers' trust anchors are required (the system pool is never used)")
-	}
-	roots, err := loadCAFile(caFile)
+	cfg, err := nodeClockConfig(servers, caFile, opts, log)
 	if err != nil {
 		return nil, err
 	}
-	// The loopback development server can be asked often; public servers
-	// get the library's default retry period.
-	var retry time.Duration
-	if opts.DevServer {
-		retry = 100 * time.Millisecond
+	if opts.production() {
+		log.Info("production clock", "build_floor", opts.BuildFloor.Time.Format(time.RFC3339),
+			"build_floor_source", opts.BuildFloor.Source, "min_rate_span", cfg.Health.MinRateSpan)
+	} else {
+		log.Warn("development clock: no minimum rate span is required before it is trusted",
+			"build_floor", floorText(opts.BuildFloor))
 	}
-	c, err := trustedclock.New(trustedclock.Config{
-		Servers:     servers,
-		Roots:       roots,
-		Logger:      log,
-		Development: opts.DevServer,
-		Health:      healthConfig(opts),
-		Retry:       retry,
-	})
+	c, err := trustedclock.New(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -254,15 +264,81 @@ func checkServerAddr(s string) error {
 	return nil
 }
 
+// nodeClockConfig checks the servers and the CA file and returns the
+// trusted clock's configuration for a node (see healthConfig).
+func nodeClockConfig(servers []string, caFile string, opts nodeClockOptions, log *slog.Logger) (trustedclock.Config, error) {
+	if len(servers) == 0 {
+		return trustedclock.Config{}, usagef("no NTS server: give --nts HOST:PORT (repeatable) with --nts-ca FILE")
+	}
+	for _, s := range servers {
+		if err := checkServerAddr(s); err != nil {
+			return trustedclock.Config{}, usagef("--nts %q: %v", s, err)
+		}
+	}
+	if caFile == "" {
+		return trustedclock.Config{}, usagef("--nts-ca: the NTS servers' trust anchors are required (the system pool is never used)")
+	}
+	hc, err := healthConfig(opts)
+	if err != nil {
+		return trustedclock.Config{}, err
+	}
+	roots, err := loadCAFile(caFile)
+	if err != nil {
+		return trustedclock.Config{}, err
+	}
+	// The loopback development server can be asked often; public servers
+	// get the library's default retry period.
+	var retry time.Duration
+	if opts.DevServer {
+		retry = 100 * time.Millisecond
+	}
+	return trustedclock.Config{
+		Servers:     servers,
+		Roots:       roots,
+		Logger:      log,
+		Development: opts.DevServer,
+		Health:      hc,
+		Retry:       retry,
+	}, nil
+}
+
 // healthConfig is the clock-health policy of a node. With peers required,
 // a verdict at most PeerMaxAge (10 s) old is needed at every reading, which
 // already re-verifies the clock continuously; the periodic self-taint would
 // only make every node refuse at the same moment until the next round, so
 // it is set to the long no-peers period.
-func healthConfig(opts nodeClockOptions) tsclock.Config {
+//
+// A production node needs a build-time floor (NTS-KE certificates are
+// checked at max(floor, estimate), never at an earlier, host-chosen time)
+// and a minimum rate span in [minMinRateSpan, maxMinRateSpan]. A
+// development node uses the floor when one is known and requires no rate
+// span.
+func healthConfig(opts nodeClockOptions) (tsclock.Config, error) {
 	c := tsclock.Config{AllowDevPlatform: opts.DevPlatform, RequirePeers: opts.RequirePeers}
 	if opts.RequirePeers {
 		c.SelfTaintPeriod = trustedclock.NoPeersSelfTaintPeriod
 	}
-	return c
+	if !opts.BuildFloor.Time.IsZero() {
+		c.BuildFloor = opts.BuildFloor.Time.UnixNano()
+	}
+	if !opts.production() {
+		return c, nil
+	}
+	if c.BuildFloor == 0 {
+		return tsclock.Config{}, fmt.Errorf("%w unknown: a production node refuses to start without one, since until its first NTS sync it would check certificates against the host's clock; "+
+			"build with `make build` (which links the commit time into the binary) or give --build-floor RFC3339", errBuildFloor)
+	}
+	if opts.MinRateSpan < minMinRateSpan || opts.MinRateSpan > maxMinRateSpan {
+		return tsclock.Config{}, usagef("--min-rate-span %v: want %v to %v in production", opts.MinRateSpan, minMinRateSpan, maxMinRateSpan)
+	}
+	c.MinRateSpan = opts.MinRateSpan
+	return c, nil
+}
+
+// floorText describes a build floor for logs.
+func floorText(f buildFloor) string {
+	if f.Time.IsZero() {
+		return "unknown"
+	}
+	return f.Time.Format(time.RFC3339) + " (" + f.Source + ")"
 }

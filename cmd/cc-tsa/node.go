@@ -29,6 +29,8 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	accuracy := fs.Duration("host-clock-accuracy", 100*time.Millisecond, "accuracy claimed for the unverified host clock (only without --nts, development only)")
 	maxAccuracy := fs.Duration("max-accuracy", oracle.DefaultMaxAccuracy, "widest accuracy this oracle accepts in a proposal and claims as leader (at most 1h)")
 	nts := addNTSFlags(fs)
+	buildFloorFlag := fs.String("build-floor", "", "earliest plausible time, RFC 3339 UTC (e.g. 2026-01-02T03:04:05Z): NTS-KE certificates are never checked at an earlier time; it can only raise the floor linked into the binary (required in production if the binary has none)")
+	minRateSpan := fs.Duration("min-rate-span", defaultMinRateSpan, "production: how long the local clock's rate must have been measured against NTS, and converged within ±50 ppm, before the clock is trusted (1m to 30m; not required in development)")
 	id := fs.Uint("id", 0, "this oracle's node id (1..nodes) in a threshold cluster; 0: single-oracle development mode")
 	nodes := fs.Uint("nodes", 0, "cluster size")
 	threshold := fs.Uint("threshold", 0, "signers per token")
@@ -55,6 +57,10 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return usagef("TSA name: %v", err)
 	}
+	floor, err := resolveBuildFloor(*buildFloorFlag, linkedBuildTime, embeddedBuildInfo())
+	if err != nil {
+		return err
+	}
 	var clk clock.Clock = clock.Host{Accuracy: *accuracy}
 	var tc *trustedclock.Clock
 	switch {
@@ -62,6 +68,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		var err error
 		tc, err = newNodeClock(ctx, nts.servers, nts.caFile, nodeClockOptions{
 			DevServer: nts.dev, DevPlatform: *id == 0 || *attestKind == "simulated", RequirePeers: *id != 0,
+			BuildFloor: floor, MinRateSpan: *minRateSpan,
 		}, log)
 		if err != nil {
 			return err

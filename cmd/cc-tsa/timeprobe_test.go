@@ -192,7 +192,8 @@ func TestNewNodeClockRefuses(t *testing.T) {
 		t.Skip("this machine is an SEV-SNP guest with SecureTSC")
 	}
 	addr2, ca2 := devNTS(t)
-	_, err = newNodeClock(ctx, []string{addr2}, ca2, nodeClockOptions{Wait: 300 * time.Millisecond}, quietLog())
+	prod := nodeClockOptions{Wait: 300 * time.Millisecond, BuildFloor: testFloor, MinRateSpan: defaultMinRateSpan}
+	_, err = newNodeClock(ctx, []string{addr2}, ca2, prod, quietLog())
 	if err == nil || !strings.Contains(err.Error(), "SEV-SNP") {
 		t.Fatalf("production clock on a development machine: %v", err)
 	}

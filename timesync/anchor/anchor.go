@@ -17,8 +17,16 @@ import (
 	"github.com/cc-tsa/cc-tsa/timesync/nts"
 )
 
-// maxHistory bounds the rate-estimation history.
+// maxHistory bounds the number of points in the rate-estimation history.
 const maxHistory = 128
+
+// RateWindow bounds the time the rate-estimation history covers: points
+// older than this (relative to the newest) are dropped, so a rate estimate
+// spans at most RateWindow (and clock.Config.MinRateSpan must be well below
+// it). Within the window the history is thinned rather than truncated when
+// it holds more than maxHistory points, so its span does not depend on the
+// poll period.
+const RateWindow = time.Hour
 
 // Source is one NTS server.
 type Source struct {
@@ -135,14 +143,7 @@ func (a *Anchor) SyncOnce(ctx context.Context) (*Report, error) {
 	a.health.ObserveNTS(res, rep.Mono)
 
 	a.mu.Lock()
-	pt := interval.Point{Mono: rep.Mono, Offset: res.Interval}
-	if k := len(a.history); k > 0 && pt.Mono <= a.history[k-1].Mono {
-		a.history = a.history[:0]
-	}
-	a.history = append(a.history, pt)
-	if len(a.history) > maxHistory {
-		a.history = append(a.history[:0], a.history[len(a.history)-maxHistory:]...)
-	}
+	a.history = addPoint(a.history, interval.Point{Mono: rep.Mono, Offset: res.Interval})
 	var rate *interval.Rate
 	if len(a.history) >= 2 {
 		if r, err := interval.EstimateRate(a.history); err == nil {
@@ -182,4 +183,34 @@ func (a *Anchor) Run(ctx context.Context, period time.Duration, onReport func(*R
 		case <-t.C:
 		}
 	}
+}
+
+// addPoint appends pt to the rate history h (in increasing Mono order) and
+// returns the new history: a point not after the newest restarts it; points
+// more than RateWindow older than pt are dropped, keeping at least the two
+// newest; beyond maxHistory points the interior point whose neighbours are
+// closest goes, which keeps the oldest and newest points (so the span) and
+// spreads the rest evenly over it.
+func addPoint(h []interval.Point, pt interval.Point) []interval.Point {
+	if k := len(h); k > 0 && pt.Mono <= h[k-1].Mono {
+		h = h[:0]
+	}
+	h = append(h, pt)
+	cut := 0
+	for cut < len(h)-2 && pt.Mono-h[cut].Mono > int64(RateWindow) {
+		cut++
+	}
+	if cut > 0 {
+		h = append(h[:0], h[cut:]...)
+	}
+	for len(h) > maxHistory {
+		drop := 1
+		for i := 2; i < len(h)-1; i++ {
+			if h[i+1].Mono-h[i-1].Mono < h[drop+1].Mono-h[drop-1].Mono {
+				drop = i
+			}
+		}
+		h = append(h[:drop], h[drop+1:]...)
+	}
+	return h
 }

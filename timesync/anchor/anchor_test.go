@@ -224,3 +224,46 @@ func TestRunPolls(t *testing.T) {
 		t.Fatal("trusted although no server answered")
 	}
 }
+
+// The rate history keeps its span when it is thinned: at the untrusted
+// retry period (2 s) the design's 15-minute rate span must be reachable,
+// which a plain cap of maxHistory newest points (256 s) never allows. It is
+// bounded in points and in time (RateWindow).
+func TestRateHistorySpan(t *testing.T) {
+	var h []interval.Point
+	const step = int64(2 * time.Second)
+	for i := int64(1); i <= 3600; i++ { // two hours at 2 s
+		h = addPoint(h, interval.Point{Mono: i * step, Offset: interval.Around(0, 1e6)})
+		if len(h) > maxHistory {
+			t.Fatalf("after %d points: %d in the history", i, len(h))
+		}
+		for j := 1; j < len(h); j++ {
+			if h[j].Mono <= h[j-1].Mono {
+				t.Fatalf("history out of order at %d", j)
+			}
+		}
+		span := h[len(h)-1].Mono - h[0].Mono
+		if span > int64(RateWindow) {
+			t.Fatalf("after %d points: span %v beyond the window", i, time.Duration(span))
+		}
+		if want := min((i-1)*step, int64(RateWindow)-int64(time.Minute)); span < want {
+			t.Fatalf("after %d points: span %v, want ≥ %v", i, time.Duration(span), time.Duration(want))
+		}
+	}
+	r, err := interval.EstimateRate(h)
+	if err != nil || r.Span < int64(15*time.Minute) {
+		t.Fatalf("rate %+v %v", r, err)
+	}
+	// A point not after the newest restarts the history.
+	if h = addPoint(h, interval.Point{Mono: 1}); len(h) != 1 {
+		t.Fatalf("history not restarted: %d points", len(h))
+	}
+	// Points older than the window go, but the two newest always stay.
+	h = addPoint(addPoint(nil, interval.Point{Mono: 1}), interval.Point{Mono: 2 + int64(RateWindow)})
+	if len(h) != 2 {
+		t.Fatalf("%d points", len(h))
+	}
+	if h = addPoint(h, interval.Point{Mono: 3 + int64(RateWindow)}); len(h) != 2 || h[0].Mono != 2+int64(RateWindow) {
+		t.Fatalf("old point kept: %+v", h)
+	}
+}

@@ -292,6 +292,35 @@ func TestHealthPlatformAndPeers(t *testing.T) {
 	}
 }
 
+// With MinRateSpan the node stays untrusted until a converged rate estimate
+// covers the span: no estimate, a short one, and a long but unconverged one
+// are all refused.
+func TestHealthMinRateSpan(t *testing.T) {
+	h, m := newHealth(t, Config{AllowDevPlatform: true, MinRateSpan: 15 * time.Minute, MaxSyncAge: time.Hour, MaxError: time.Hour}, devPlatform)
+	sync := func() { m.Advance(time.Second); h.ObserveNTS(quorum(0, 1e6), m.Now()) }
+	sync()
+	sync()
+	if r := h.Read(); r.Trusted() || !strings.Contains(r.Reason, "rate estimate") {
+		t.Fatalf("trusted without a rate estimate: %+v", r)
+	}
+	for _, tc := range []struct {
+		name string
+		rate interval.Rate
+		ok   bool
+	}{
+		{"short span", interval.Rate{Rate: 1e-7, Lo: -1e-6, Hi: 1e-6, Span: int64(14 * time.Minute), N: 400}, false},
+		{"not converged", interval.Rate{Rate: 1e-7, Lo: -60e-6, Hi: 60e-6, Span: int64(20 * time.Minute), N: 400}, false},
+		{"fit out of bounds", interval.Rate{Rate: 55e-6, Lo: 10e-6, Hi: 90e-6, Span: int64(20 * time.Minute), N: 400}, false},
+		{"converged over the span", interval.Rate{Rate: 1e-7, Lo: -1e-6, Hi: 1e-6, Span: int64(15 * time.Minute), N: 400}, true},
+	} {
+		h.ObserveRate(tc.rate)
+		sync()
+		if r := h.Read(); r.Trusted() != tc.ok {
+			t.Fatalf("%s: trusted %v (%s), want %v", tc.name, r.Trusted(), r.Reason, tc.ok)
+		}
+	}
+}
+
 func BenchmarkHealthGenTime(b *testing.B) {
 	m, _ := NewRawMonotonic()
 	h, _ := NewHealth(Config{AllowDevPlatform: true}, m, devPlatform)

@@ -168,7 +168,9 @@ func TestChronyTamperedAndReplayedResponsesRejected(t *testing.T) {
 		c.sess.jar.cookies[i][10] ^= 0xff
 	}
 	c.mu.Unlock()
-	if _, err := c.Query(context.Background()); !errors.Is(err, ErrNAK) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := c.Query(ctx); !errors.Is(err, ErrNAK) {
 		t.Fatalf("tampered cookie: got %v, want ErrNAK", err)
 	}
 }

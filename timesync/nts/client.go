@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -356,30 +357,63 @@ func (c *Client) exchange(ctx context.Context, s *Session) (*Sample, error) {
 	if _, err := conn.Write(req); err != nil {
 		return nil, fmt.Errorf("nts: NTP with %s: %w", s.NTPAddr, err)
 	}
+	// Cancelling ctx interrupts the read (the deadline already bounds it).
+	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	r, t4, err := awaitReply(conn, c.cfg.Now, func(b []byte) (*response, error) {
+		return checkResponse(b, xmit, uid, s.s2c)
+	})
+	if err != nil {
+		if cerr := ctx.Err(); errors.Is(cerr, context.Canceled) {
+			return nil, fmt.Errorf("nts: NTP with %s: %w", s.NTPAddr, cerr)
+		}
+		return nil, fmt.Errorf("nts: NTP with %s: %w", s.NTPAddr, err)
+	}
+	s.jar.Add(r.cookies...)
+	return newSample(c.keAddr, r.pkt, t1, t4, s.jar.Len())
+}
+
+// awaitReply reads packets from conn (whose read deadline bounds the wait)
+// until check accepts one, and returns it with its arrival time (now).
+//
+// Nothing unauthenticated ends the wait early: an attacker who can inject
+// packets but not drop them must not be able to keep us from the genuine
+// reply. In particular an NTS NAK is not authenticated (RFC 8915 §5.7), so a
+// NAK only counts once the deadline passes without an authenticated reply;
+// then ErrNAK is returned and the caller runs NTS-KE again. Garbage,
+// mismatched and forged packets are skipped; the last rejection reason is
+// reported at the deadline. At most maxReplyPackets packets are read
+// (ErrTooManyPackets, not a NAK, after that). Any other read error ends the
+// wait.
+func awaitReply(conn io.Reader, now func() int64, check func([]byte) (*response, error)) (*response, int64, error) {
 	buf := make([]byte, MaxPacketLen+1)
 	var lastErr error
-	for {
+	sawNAK := false
+	for range maxReplyPackets {
 		n, err := conn.Read(buf)
-		t4 := c.cfg.Now()
+		t4 := now()
 		if err != nil {
-			if lastErr != nil {
-				return nil, fmt.Errorf("nts: NTP with %s: no valid response (last rejected: %w): %v", s.NTPAddr, lastErr, err)
+			var ne net.Error
+			switch {
+			case sawNAK && errors.As(err, &ne) && ne.Timeout():
+				return nil, 0, fmt.Errorf("no authenticated reply by the deadline, only an NTS NAK: %w", ErrNAK)
+			case lastErr != nil:
+				return nil, 0, fmt.Errorf("no valid response (last rejected: %w): %w", lastErr, err)
+			default:
+				return nil, 0, err
 			}
-			return nil, fmt.Errorf("nts: NTP with %s: %w", s.NTPAddr, err)
 		}
-		r, err := checkResponse(buf[:n], xmit, uid, s.s2c)
-		if err != nil {
-			if errors.Is(err, ErrNAK) {
-				return nil, fmt.Errorf("nts: NTP with %s: %w", s.NTPAddr, err)
-			}
-			// Keep waiting: an attacker can inject garbage but must not be
-			// able to stop us from receiving the genuine reply.
-			lastErr = err
-			continue
+		r, err := check(buf[:n])
+		if err == nil {
+			return r, t4, nil
 		}
-		s.jar.Add(r.cookies...)
-		return newSample(c.keAddr, r.pkt, t1, t4, s.jar.Len())
+		if errors.Is(err, ErrNAK) {
+			sawNAK = true
+		}
+		lastErr = err
 	}
+	// lastErr is not wrapped: a flood ending in a NAK must not read as one.
+	return nil, 0, fmt.Errorf("%w (%d, last rejected: %v)", ErrTooManyPackets, maxReplyPackets, lastErr)
 }
 
 // newSample computes offset and delay; pivot for NTP era resolution is T1.

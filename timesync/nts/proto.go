@@ -21,7 +21,14 @@ var (
 	ErrUID = errors.New("nts: unique identifier mismatch")
 	// ErrAuth reports a response that failed NTS authentication.
 	ErrAuth = errors.New("nts: response authentication failed")
+	// ErrTooManyPackets reports that more than maxReplyPackets packets
+	// arrived for one request without a valid reply among them (a flood);
+	// it is not a NAK and does not cost the session its cookies.
+	ErrTooManyPackets = errors.New("nts: too many invalid packets for one request")
 )
+
+// maxReplyPackets bounds the packets the client reads for one request.
+const maxReplyPackets = 64
 
 // request is a parsed, not yet authenticated, NTS client request.
 type request struct {
