@@ -41,7 +41,22 @@ type Options struct {
 	Digest []byte
 	// Nonce, when non-nil, must equal the token's nonce.
 	Nonce *big.Int
-	// RequirePQ fails tokens without a verified ML-DSA-65 signature.
+	// ClassicalOnly accepts a token under the hybrid policy whose ML-DSA-65
+	// half is absent, on the strength of its ECDSA P-384 signature alone.
+	// Such a token has no post-quantum protection: whoever can forge ECDSA
+	// P-384 (a quantum adversary, or a break of the threshold ECDSA) can
+	// forge it. A present ML-DSA-65 half is still verified, and the binding
+	// still checked.
+	ClassicalOnly bool
+	// PQOnly accepts the ML-DSA-65 token of a hybrid-policy token on its own
+	// (as extracted from the outer token), on the strength of ML-DSA-65
+	// alone: it gives up the classical half, the hedge against a break of
+	// ML-DSA-65.
+	PQOnly bool
+	// RequirePQ is kept for compatibility: the ML-DSA-65 half is required
+	// by default. Setting it together with ClassicalOnly is an error.
+	//
+	// Deprecated: it is the default; leave it unset.
 	RequirePQ bool
 }
 
@@ -56,6 +71,15 @@ type Result struct {
 	MLDSASigner    *x509.Certificate
 	InnerToken     []byte // DER ContentInfo of the ML-DSA token, if any
 	ImprintChecked bool
+	// Policy is the token's policy.
+	Policy Policy
+	// ClassicalOnly reports a hybrid-policy token accepted without its
+	// ML-DSA-65 half because Options.ClassicalOnly was set: it has no
+	// post-quantum protection.
+	ClassicalOnly bool
+	// PQOnly reports a hybrid-policy ML-DSA-65 token accepted without its
+	// ECDSA half because Options.PQOnly was set.
+	PQOnly bool
 }
 
 // StatusError reports a TimeStampResp whose status is not granted.
@@ -147,7 +171,14 @@ func VerifyToken(token []byte, opts *Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Info: info}
+	if opts.RequirePQ && opts.ClassicalOnly {
+		return nil, errors.New("tsverify: RequirePQ and ClassicalOnly contradict each other")
+	}
+	res := &Result{Info: info, Policy: policyOf(info.Policy)}
+	if res.Policy == 0 {
+		return nil, &PolicyError{Policy: dottedOID(info.Policy), Err: ErrUnknownPolicy,
+			Detail: "this TSA issues " + PolicyHybrid.String() + " and " + PolicyMLDSA.String()}
+	}
 	switch {
 	case bytes.Equal(sd.signer.sigAlg, tst.OIDECDSAWithSHA384):
 		if err := verifyECDSA(sd, info, opts, res); err != nil {
@@ -161,8 +192,8 @@ func VerifyToken(token []byte, opts *Options) (*Result, error) {
 	default:
 		return nil, fmt.Errorf("tsverify: unsupported signature algorithm %x", sd.signer.sigAlg)
 	}
-	if opts.RequirePQ && !res.MLDSA {
-		return nil, errors.New("tsverify: token carries no ML-DSA-65 signature and --require-pq is set")
+	if err := checkPolicy(res, opts); err != nil {
+		return nil, err
 	}
 	if err := checkImprint(info, opts, res); err != nil {
 		return nil, err
@@ -211,7 +242,7 @@ func verifyECDSA(sd *signedData, info *Info, opts *Options, res *Result) error {
 	innerVal, hasInner := si.unsigned[string(tst.OIDPQToken)]
 	switch {
 	case !hasHash && !hasInner:
-		return nil // a classical-only token
+		return nil // the ECDSA half alone: checkPolicy decides
 	case hasHash && !hasInner:
 		return errors.New("tsverify: the signed attributes commit to an ML-DSA token that has been removed")
 	case !hasHash && hasInner:
