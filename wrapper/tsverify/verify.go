@@ -478,11 +478,19 @@ func verifyECDSAChain(cert *x509.Certificate, tokenCerts [][]byte, opts *Options
 		CurrentTime:   info.GenTime,
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping},
 	})
+	if errors.As(err, new(x509.UnhandledCriticalExtension)) {
+		return fmt.Errorf("tsverify: ECDSA certificate chain: %w: %w", ErrUnhandledCriticalExtension, err)
+	}
 	if err != nil {
 		return fmt.Errorf("tsverify: ECDSA certificate chain: %w", err)
 	}
 	return nil
 }
+
+// ErrUnhandledCriticalExtension is wrapped by the error about a certificate
+// carrying a critical extension that the chain check does not process
+// (RFC 5280 §4.2), on either chain.
+var ErrUnhandledCriticalExtension = errors.New("unhandled critical certificate extension")
 
 // oidMLDSA65 is id-ml-dsa-65 for encoding/asn1 comparisons.
 var oidMLDSA65 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 3, 18}
@@ -535,13 +543,53 @@ func certSignatureAlgorithm(c *x509.Certificate) (asn1.ObjectIdentifier, error) 
 	return cert.SigAlg.Algorithm, nil
 }
 
+// mldsaChainHandles reports whether the ML-DSA chain check processes the
+// certificate extension id: basic constraints, key usage and extended key
+// usage are checked; key identifiers and subject alternative names impose
+// nothing on a chain of two. Anything else (name constraints, certificate
+// policies, policy constraints, unknown extensions) it does not process.
+func mldsaChainHandles(id asn1.ObjectIdentifier) bool {
+	if len(id) != 4 || id[0] != 2 || id[1] != 5 || id[2] != 29 {
+		return false
+	}
+	switch id[3] {
+	case 14, // subjectKeyIdentifier
+		15, // keyUsage
+		17, // subjectAltName
+		19, // basicConstraints
+		35, // authorityKeyIdentifier
+		37: // extKeyUsage
+		return true
+	}
+	return false
+}
+
+// checkCriticalExtensions refuses a certificate of the ML-DSA chain that
+// carries a critical extension the check does not process (RFC 5280 §4.2),
+// as crypto/x509 does on the ECDSA chain.
+func checkCriticalExtensions(c *x509.Certificate, role string) error {
+	for _, e := range c.Extensions {
+		if e.Critical && !mldsaChainHandles(e.Id) {
+			return fmt.Errorf("tsverify: ML-DSA %s %q: %w %v", role, c.Subject.String(), ErrUnhandledCriticalExtension, e.Id)
+		}
+	}
+	if len(c.UnhandledCriticalExtensions) > 0 {
+		return fmt.Errorf("tsverify: ML-DSA %s %q: %w %v", role, c.Subject.String(), ErrUnhandledCriticalExtension, c.UnhandledCriticalExtensions[0])
+	}
+	return nil
+}
+
 // verifyMLDSAChain checks an ML-DSA-65 TSA certificate against the ML-DSA
 // trust anchors: issued directly by an anchor, signed with id-ml-dsa-65,
-// valid at genTime and a TSA certificate under RFC 3161 §2.3. Go's x509
-// does not know ML-DSA, so this path is done here.
+// valid at genTime, a TSA certificate under RFC 3161 §2.3, and neither
+// certificate with a critical extension this check does not process. Go's
+// x509 does not know ML-DSA, so this path is done here.
 func verifyMLDSAChain(cert *x509.Certificate, opts *Options, info *Info) error {
 	if err := checkTSACert(cert); err != nil {
 		return fmt.Errorf("tsverify: ML-DSA %w", err)
+	}
+	if err := checkCriticalExtensions(cert, "TSA certificate"); err != nil {
+		return err
 	}
 	if info.GenTime.Before(cert.NotBefore) || info.GenTime.After(cert.NotAfter) {
 		return errors.New("tsverify: ML-DSA TSA certificate is not valid at genTime")
@@ -573,7 +621,7 @@ func verifyMLDSAChain(cert *x509.Certificate, opts *Options, info *Info) error {
 			continue
 		}
 		if mldsa65.Verify(pk, cert.RawTBSCertificate, nil, cert.Signature) {
-			return nil
+			return checkCriticalExtensions(root, "trust anchor")
 		}
 	}
 	if tried == 0 {
