@@ -252,7 +252,7 @@ type Info struct {
 	Accuracy       time.Duration // 0 if absent
 	Ordering       bool
 	Nonce          *big.Int // nil if absent
-	TSAName        []byte   // DER GeneralName inside [0], nil if absent
+	TSAName        []byte   // DER GeneralName inside [0] (one element), nil if absent
 }
 
 // ParseTSTInfo parses a DER TSTInfo.
@@ -321,6 +321,12 @@ func ParseTSTInfo(der []byte) (*Info, error) {
 		var name cryptobyte.String
 		if !t.ReadASN1(&name, cbasn1.Tag(0).ContextSpecific().Constructed()) {
 			return nil, malformed("TSTInfo tsa")
+		}
+		rest := name
+		var gn cryptobyte.String
+		var tag cbasn1.Tag
+		if !rest.ReadAnyASN1Element(&gn, &tag) || !rest.Empty() || tag&0xc0 != 0x80 {
+			return nil, malformed("TSTInfo tsa must hold exactly one GeneralName")
 		}
 		info.TSAName = name
 	}

@@ -195,6 +195,13 @@ func VerifyToken(token []byte, opts *Options) (*Result, error) {
 	if err := checkPolicy(res, opts); err != nil {
 		return nil, err
 	}
+	for _, c := range []*x509.Certificate{res.ECDSASigner, res.MLDSASigner} {
+		if c != nil {
+			if err := checkTSAName(info, c); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if err := checkImprint(info, opts, res); err != nil {
 		return nil, err
 	}
@@ -492,6 +499,10 @@ func verifyECDSAChain(cert *x509.Certificate, tokenCerts [][]byte, opts *Options
 // (RFC 5280 §4.2), on either chain.
 var ErrUnhandledCriticalExtension = errors.New("unhandled critical certificate extension")
 
+// ErrTSAName is wrapped by the error about a TSTInfo whose tsa field does
+// not name the signer.
+var ErrTSAName = errors.New("TSTInfo tsa does not name the signer")
+
 // oidMLDSA65 is id-ml-dsa-65 for encoding/asn1 comparisons.
 var oidMLDSA65 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 3, 18}
 
@@ -628,6 +639,26 @@ func verifyMLDSAChain(cert *x509.Certificate, opts *Options, info *Info) error {
 		return errors.New("tsverify: no ML-DSA-65 trust anchor issued the ML-DSA TSA certificate")
 	}
 	return errors.New("tsverify: ML-DSA TSA certificate does not verify under any ML-DSA-65 trust anchor")
+}
+
+// checkTSAName applies RFC 3161 §2.4.2: the tsa field, when present, must
+// correspond to a subject name of the signer's certificate. This TSA writes
+// a directoryName, its certificates' subject; that Name must equal the
+// certificate's subject byte for byte, and other GeneralName forms are
+// refused.
+func checkTSAName(info *Info, cert *x509.Certificate) error {
+	if info.TSAName == nil {
+		return nil
+	}
+	in := cryptobyte.String(info.TSAName)
+	var dn cryptobyte.String
+	if !in.ReadASN1(&dn, cbasn1.Tag(4).ContextSpecific().Constructed()) || !in.Empty() {
+		return fmt.Errorf("tsverify: %w: only a directoryName can name this TSA's signer", ErrTSAName)
+	}
+	if !bytes.Equal(dn, cert.RawSubject) {
+		return fmt.Errorf("tsverify: %w: tsa is not the subject of the signer certificate %q", ErrTSAName, cert.Subject.String())
+	}
+	return nil
 }
 
 // HashFor returns a new hash for the DER OID of an imprint algorithm.
