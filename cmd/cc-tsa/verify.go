@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cc-tsa/cc-tsa/cvm/tst"
 	"github.com/cc-tsa/cc-tsa/wrapper/tsverify"
 )
 
@@ -25,7 +24,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var certsFiles multiFlag
 	fs.Var(&certsFiles, "certs", "further certificates, PEM (TSA certificates for tokens issued without certReq); repeatable")
 	nonceHex := fs.String("nonce", "", "expected nonce, hex")
-	requirePQ := fs.Bool("require-pq", false, "fail unless an ML-DSA-65 signature verifies too")
+	requirePQ := fs.Bool("require-pq", false, "accepted for compatibility: the ML-DSA-65 half is now always required (the token's policy decides what must be present)")
+	classicalOnly := fs.Bool("classical-only", false, "accept a hybrid-policy token whose ML-DSA-65 half is absent, on ECDSA P-384 alone: NO post-quantum protection")
+	pqOnly := fs.Bool("pq-only", false, "accept the ML-DSA-65 token of a hybrid-policy token on its own (with --token), without the classical ECDSA half")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -35,7 +36,10 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if (*dataFile == "") == (*digestHex == "") {
 		return usagef("give exactly one of --data and --digest")
 	}
-	opts := &tsverify.Options{RequirePQ: *requirePQ}
+	if *requirePQ && *classicalOnly {
+		return usagef("--require-pq and --classical-only contradict each other")
+	}
+	opts := &tsverify.Options{ClassicalOnly: *classicalOnly, PQOnly: *pqOnly}
 	var err error
 	if opts.Roots, err = readCerts(*caFile); err != nil {
 		return err
@@ -79,29 +83,35 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("verification failed: %w", err)
 	}
 	info := res.Info
-	policy := "unknown"
-	if p, err := tst.EncodeOID(tst.OIDPolicyHybrid); err == nil && string(p) == string(info.Policy) {
-		policy = tst.OIDPolicyHybrid + " (hybrid ECDSA P-384 + ML-DSA-65)"
-	} else if p, err := tst.EncodeOID(tst.OIDPolicyMLDSA); err == nil && string(p) == string(info.Policy) {
-		policy = tst.OIDPolicyMLDSA + " (ML-DSA-65 only)"
+	switch {
+	case res.ClassicalOnly:
+		fmt.Fprintf(stdout, "Verification: OK, CLASSICAL ONLY (--classical-only): NO post-quantum protection\n")
+	case res.PQOnly:
+		fmt.Fprintf(stdout, "Verification: OK, ML-DSA-65 ONLY (--pq-only): the hybrid policy's ECDSA P-384 half was not checked\n")
+	default:
+		fmt.Fprintf(stdout, "Verification: OK\n")
 	}
-	fmt.Fprintf(stdout, "Verification: OK\n")
 	fmt.Fprintf(stdout, "  genTime:   %s (accuracy ±%v)\n", info.GenTime.Format(time.RFC3339Nano), info.Accuracy)
 	fmt.Fprintf(stdout, "  serial:    %s\n", info.Serial.Text(16))
-	fmt.Fprintf(stdout, "  policy:    %s\n", policy)
+	fmt.Fprintf(stdout, "  policy:    %s\n", res.Policy)
 	if info.Nonce != nil {
 		fmt.Fprintf(stdout, "  nonce:     %s\n", info.Nonce.Text(16))
 	}
 	if res.ECDSA {
 		fmt.Fprintf(stdout, "  ECDSA P-384: signature and chain OK, signer %q\n", res.ECDSASigner.Subject.String())
+	} else if res.PQOnly {
+		fmt.Fprintf(stdout, "  ECDSA P-384: absent (the ML-DSA-65 token alone; accepted only because of --pq-only)\n")
 	}
-	if res.MLDSA {
+	switch {
+	case res.MLDSA:
 		fmt.Fprintf(stdout, "  ML-DSA-65:   signature and chain OK, signer %q\n", res.MLDSASigner.Subject.String())
 		if res.ECDSA {
 			fmt.Fprintf(stdout, "  binding:     ML-DSA token is bound by the ECDSA signature (SHA-512), same TSTInfo\n")
 		}
-	} else {
-		fmt.Fprintf(stdout, "  ML-DSA-65:   absent (classical-only token)\n")
+	case res.ClassicalOnly:
+		fmt.Fprintf(stdout, "  ML-DSA-65:   ABSENT, accepted only because of --classical-only. This token has no\n")
+		fmt.Fprintf(stdout, "               post-quantum protection: anyone able to forge ECDSA P-384 (a quantum\n")
+		fmt.Fprintf(stdout, "               adversary, or a break of the threshold ECDSA) could have made it.\n")
 	}
 	return nil
 }

@@ -7,8 +7,11 @@ import (
 	"crypto/sha512"
 	"errors"
 	"fmt"
+	"math/big"
 
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // wholeKeys are the keys of the single-oracle development mode.
@@ -53,12 +56,26 @@ func (k *wholeKeys) signMLDSA(msg []byte) ([]byte, error) {
 }
 
 // signECDSA signs SHA-384(msg) with ECDSA P-384 and checks the signature
-// before returning it (DER Ecdsa-Sig-Value).
+// before returning it (DER Ecdsa-Sig-Value). The signature is in low-s form
+// (s <= n/2), as the threshold combiner's.
 func (k *wholeKeys) signECDSA(msg []byte) ([]byte, error) {
 	d := sha512.Sum384(msg)
-	sig, err := ecdsa.SignASN1(rand.Reader, k.ecdsa, d[:])
+	r, s, err := ecdsa.Sign(rand.Reader, k.ecdsa, d[:])
 	if err != nil {
 		return nil, err
+	}
+	n := k.ecdsa.Curve.Params().N
+	if s.Cmp(new(big.Int).Rsh(n, 1)) > 0 {
+		s.Sub(n, s)
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1BigInt(r)
+		b.AddASN1BigInt(s)
+	})
+	sig, err := b.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("encoding ECDSA signature: %w", err)
 	}
 	if !ecdsa.VerifyASN1(&k.ecdsa.PublicKey, d[:], sig) {
 		return nil, errors.New("ECDSA signature failed its own verification")

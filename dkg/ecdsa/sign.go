@@ -1,6 +1,7 @@
 package ecdsa
 
 import (
+	"bytes"
 	stdecdsa "crypto/ecdsa"
 	"crypto/sha512"
 	"fmt"
@@ -60,8 +61,8 @@ func (ps *Presignature) release() {
 }
 
 // Combine assembles the Threshold shares of one session into a DER-encoded
-// ECDSA signature over digest and verifies it against pub with crypto/ecdsa
-// before returning it. A signature that does not verify is never returned
+// ECDSA signature over digest, in low-s form (s <= (n-1)/2), and verifies it
+// against pub with crypto/ecdsa before returning it. A signature that does not verify is never returned
 // (AbortError wrapping ErrInvalidSig; the culprit cannot be identified).
 func Combine(pub *stdecdsa.PublicKey, digest []byte, shares []*SignShare) ([]byte, error) {
 	if len(digest) != DigestSize {
@@ -116,6 +117,11 @@ func Combine(pub *stdecdsa.PublicKey, digest []byte, shares []*SignShare) ([]byt
 	if err != nil || r.IsZero() == 1 || sig.IsZero() == 1 {
 		return nil, &AbortError{Reason: "r or s is zero", Err: ErrInvalidSig}
 	}
+	// (r, s) and (r, n-s) both verify; release only the low-s form, so
+	// that one session yields one signature encoding. s is public here.
+	if isHighS(sig.Bytes()) {
+		sig.Neg(sig)
+	}
 	der, err := encodeSignature(r.Bytes(), sig.Bytes())
 	if err != nil {
 		return nil, err
@@ -124,6 +130,20 @@ func Combine(pub *stdecdsa.PublicKey, digest []byte, shares []*SignShare) ([]byt
 		return nil, &AbortError{Reason: "combined signature does not verify; burn the session and retry with other subsets", Err: ErrInvalidSig}
 	}
 	return der, nil
+}
+
+// isHighS reports whether the big-endian 48-byte scalar s exceeds
+// (n-1)/2, the largest low-s value. s is public; the comparison need not be
+// constant-time.
+func isHighS(s []byte) bool {
+	n := p384.Order()
+	half := make([]byte, len(n)) // n >> 1, which is (n-1)/2 as n is odd
+	var carry byte
+	for i, b := range n {
+		half[i] = carry | b>>1
+		carry = b << 7
+	}
+	return bytes.Compare(s, half) > 0
 }
 
 // encodeSignature returns the DER SEQUENCE { INTEGER r, INTEGER s } for

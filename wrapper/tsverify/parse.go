@@ -252,7 +252,7 @@ type Info struct {
 	Accuracy       time.Duration // 0 if absent
 	Ordering       bool
 	Nonce          *big.Int // nil if absent
-	TSAName        []byte   // DER GeneralName inside [0], nil if absent
+	TSAName        []byte   // DER GeneralName inside [0] (one element), nil if absent
 }
 
 // ParseTSTInfo parses a DER TSTInfo.
@@ -322,6 +322,12 @@ func ParseTSTInfo(der []byte) (*Info, error) {
 		if !t.ReadASN1(&name, cbasn1.Tag(0).ContextSpecific().Constructed()) {
 			return nil, malformed("TSTInfo tsa")
 		}
+		rest := name
+		var gn cryptobyte.String
+		var tag cbasn1.Tag
+		if !rest.ReadAnyASN1Element(&gn, &tag) || !rest.Empty() || tag&0xc0 != 0x80 {
+			return nil, malformed("TSTInfo tsa must hold exactly one GeneralName")
+		}
 		info.TSAName = name
 	}
 	if t.PeekASN1Tag(cbasn1.Tag(1).ContextSpecific().Constructed()) {
@@ -333,26 +339,57 @@ func ParseTSTInfo(der []byte) (*Info, error) {
 	return info, nil
 }
 
-// parseGeneralizedTime parses a DER GeneralizedTime: UTC ("Z"), seconds
-// present, fraction without trailing zeros.
+// parseGeneralizedTime parses a DER GeneralizedTime (X.690 §11.7):
+// exactly YYYYMMDDHHMMSS[.f]Z in ASCII digits, UTC, seconds present, and a
+// fraction of 1 to 9 digits only when non-zero, with no trailing zero. The
+// fields must name a real instant (no month 13, 30 February or second 60).
 func parseGeneralizedTime(s string) (time.Time, error) {
 	bad := malformed("genTime %q is not a DER GeneralizedTime", s)
-	if len(s) < 15 || s[len(s)-1] != 'Z' {
+	if len(s) < 15 || len(s) > 25 || s[len(s)-1] != 'Z' {
 		return time.Time{}, bad
 	}
 	body := s[:len(s)-1]
-	layout := "20060102150405"
-	if len(body) > 14 {
-		if body[14] != '.' || len(body) == 15 || body[len(body)-1] == '0' || len(body) > 24 {
+	digits := func(d string) (int, bool) {
+		n := 0
+		for i := 0; i < len(d); i++ {
+			if d[i] < '0' || d[i] > '9' {
+				return 0, false
+			}
+			n = n*10 + int(d[i]-'0')
+		}
+		return n, true
+	}
+	var f [6]int // year, month, day, hour, minute, second
+	for i, w := range [6][2]int{{0, 4}, {4, 6}, {6, 8}, {8, 10}, {10, 12}, {12, 14}} {
+		v, ok := digits(body[w[0]:w[1]])
+		if !ok {
 			return time.Time{}, bad
 		}
-		layout += "." + "000000000"[:len(body)-15]
+		f[i] = v
 	}
-	t, err := time.Parse(layout, body)
-	if err != nil {
+	nanos := 0
+	if len(body) > 14 {
+		frac := body[15:]
+		if body[14] != '.' || len(frac) == 0 || len(frac) > 9 || frac[len(frac)-1] == '0' {
+			return time.Time{}, bad
+		}
+		v, ok := digits(frac)
+		if !ok {
+			return time.Time{}, bad
+		}
+		for range 9 - len(frac) {
+			v *= 10
+		}
+		nanos = v
+	}
+	if f[1] < 1 || f[1] > 12 || f[2] < 1 || f[3] > 23 || f[4] > 59 || f[5] > 59 {
 		return time.Time{}, bad
 	}
-	return t.UTC(), nil
+	t := time.Date(f[0], time.Month(f[1]), f[2], f[3], f[4], f[5], nanos, time.UTC)
+	if t.Day() != f[2] { // normalised: the day does not exist in that month
+		return time.Time{}, bad
+	}
+	return t, nil
 }
 
 func parseAccuracy(acc cryptobyte.String) (time.Duration, error) {

@@ -41,7 +41,22 @@ type Options struct {
 	Digest []byte
 	// Nonce, when non-nil, must equal the token's nonce.
 	Nonce *big.Int
-	// RequirePQ fails tokens without a verified ML-DSA-65 signature.
+	// ClassicalOnly accepts a token under the hybrid policy whose ML-DSA-65
+	// half is absent, on the strength of its ECDSA P-384 signature alone.
+	// Such a token has no post-quantum protection: whoever can forge ECDSA
+	// P-384 (a quantum adversary, or a break of the threshold ECDSA) can
+	// forge it. A present ML-DSA-65 half is still verified, and the binding
+	// still checked.
+	ClassicalOnly bool
+	// PQOnly accepts the ML-DSA-65 token of a hybrid-policy token on its own
+	// (as extracted from the outer token), on the strength of ML-DSA-65
+	// alone: it gives up the classical half, the hedge against a break of
+	// ML-DSA-65.
+	PQOnly bool
+	// RequirePQ is kept for compatibility: the ML-DSA-65 half is required
+	// by default. Setting it together with ClassicalOnly is an error.
+	//
+	// Deprecated: it is the default; leave it unset.
 	RequirePQ bool
 }
 
@@ -56,6 +71,15 @@ type Result struct {
 	MLDSASigner    *x509.Certificate
 	InnerToken     []byte // DER ContentInfo of the ML-DSA token, if any
 	ImprintChecked bool
+	// Policy is the token's policy.
+	Policy Policy
+	// ClassicalOnly reports a hybrid-policy token accepted without its
+	// ML-DSA-65 half because Options.ClassicalOnly was set: it has no
+	// post-quantum protection.
+	ClassicalOnly bool
+	// PQOnly reports a hybrid-policy ML-DSA-65 token accepted without its
+	// ECDSA half because Options.PQOnly was set.
+	PQOnly bool
 }
 
 // StatusError reports a TimeStampResp whose status is not granted.
@@ -147,7 +171,14 @@ func VerifyToken(token []byte, opts *Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Info: info}
+	if opts.RequirePQ && opts.ClassicalOnly {
+		return nil, errors.New("tsverify: RequirePQ and ClassicalOnly contradict each other")
+	}
+	res := &Result{Info: info, Policy: policyOf(info.Policy)}
+	if res.Policy == 0 {
+		return nil, &PolicyError{Policy: dottedOID(info.Policy), Err: ErrUnknownPolicy,
+			Detail: "this TSA issues " + PolicyHybrid.String() + " and " + PolicyMLDSA.String()}
+	}
 	switch {
 	case bytes.Equal(sd.signer.sigAlg, tst.OIDECDSAWithSHA384):
 		if err := verifyECDSA(sd, info, opts, res); err != nil {
@@ -161,8 +192,15 @@ func VerifyToken(token []byte, opts *Options) (*Result, error) {
 	default:
 		return nil, fmt.Errorf("tsverify: unsupported signature algorithm %x", sd.signer.sigAlg)
 	}
-	if opts.RequirePQ && !res.MLDSA {
-		return nil, errors.New("tsverify: token carries no ML-DSA-65 signature and --require-pq is set")
+	if err := checkPolicy(res, opts); err != nil {
+		return nil, err
+	}
+	for _, c := range []*x509.Certificate{res.ECDSASigner, res.MLDSASigner} {
+		if c != nil {
+			if err := checkTSAName(info, c); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := checkImprint(info, opts, res); err != nil {
 		return nil, err
@@ -211,7 +249,7 @@ func verifyECDSA(sd *signedData, info *Info, opts *Options, res *Result) error {
 	innerVal, hasInner := si.unsigned[string(tst.OIDPQToken)]
 	switch {
 	case !hasHash && !hasInner:
-		return nil // a classical-only token
+		return nil // the ECDSA half alone: checkPolicy decides
 	case hasHash && !hasInner:
 		return errors.New("tsverify: the signed attributes commit to an ML-DSA token that has been removed")
 	case !hasHash && hasInner:
@@ -447,11 +485,23 @@ func verifyECDSAChain(cert *x509.Certificate, tokenCerts [][]byte, opts *Options
 		CurrentTime:   info.GenTime,
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping},
 	})
+	if errors.As(err, new(x509.UnhandledCriticalExtension)) {
+		return fmt.Errorf("tsverify: ECDSA certificate chain: %w: %w", ErrUnhandledCriticalExtension, err)
+	}
 	if err != nil {
 		return fmt.Errorf("tsverify: ECDSA certificate chain: %w", err)
 	}
 	return nil
 }
+
+// ErrUnhandledCriticalExtension is wrapped by the error about a certificate
+// carrying a critical extension that the chain check does not process
+// (RFC 5280 §4.2), on either chain.
+var ErrUnhandledCriticalExtension = errors.New("unhandled critical certificate extension")
+
+// ErrTSAName is wrapped by the error about a TSTInfo whose tsa field does
+// not name the signer.
+var ErrTSAName = errors.New("TSTInfo tsa does not name the signer")
 
 // oidMLDSA65 is id-ml-dsa-65 for encoding/asn1 comparisons.
 var oidMLDSA65 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 3, 18}
@@ -504,13 +554,53 @@ func certSignatureAlgorithm(c *x509.Certificate) (asn1.ObjectIdentifier, error) 
 	return cert.SigAlg.Algorithm, nil
 }
 
+// mldsaChainHandles reports whether the ML-DSA chain check processes the
+// certificate extension id: basic constraints, key usage and extended key
+// usage are checked; key identifiers and subject alternative names impose
+// nothing on a chain of two. Anything else (name constraints, certificate
+// policies, policy constraints, unknown extensions) it does not process.
+func mldsaChainHandles(id asn1.ObjectIdentifier) bool {
+	if len(id) != 4 || id[0] != 2 || id[1] != 5 || id[2] != 29 {
+		return false
+	}
+	switch id[3] {
+	case 14, // subjectKeyIdentifier
+		15, // keyUsage
+		17, // subjectAltName
+		19, // basicConstraints
+		35, // authorityKeyIdentifier
+		37: // extKeyUsage
+		return true
+	}
+	return false
+}
+
+// checkCriticalExtensions refuses a certificate of the ML-DSA chain that
+// carries a critical extension the check does not process (RFC 5280 §4.2),
+// as crypto/x509 does on the ECDSA chain.
+func checkCriticalExtensions(c *x509.Certificate, role string) error {
+	for _, e := range c.Extensions {
+		if e.Critical && !mldsaChainHandles(e.Id) {
+			return fmt.Errorf("tsverify: ML-DSA %s %q: %w %v", role, c.Subject.String(), ErrUnhandledCriticalExtension, e.Id)
+		}
+	}
+	if len(c.UnhandledCriticalExtensions) > 0 {
+		return fmt.Errorf("tsverify: ML-DSA %s %q: %w %v", role, c.Subject.String(), ErrUnhandledCriticalExtension, c.UnhandledCriticalExtensions[0])
+	}
+	return nil
+}
+
 // verifyMLDSAChain checks an ML-DSA-65 TSA certificate against the ML-DSA
 // trust anchors: issued directly by an anchor, signed with id-ml-dsa-65,
-// valid at genTime and a TSA certificate under RFC 3161 §2.3. Go's x509
-// does not know ML-DSA, so this path is done here.
+// valid at genTime, a TSA certificate under RFC 3161 §2.3, and neither
+// certificate with a critical extension this check does not process. Go's
+// x509 does not know ML-DSA, so this path is done here.
 func verifyMLDSAChain(cert *x509.Certificate, opts *Options, info *Info) error {
 	if err := checkTSACert(cert); err != nil {
 		return fmt.Errorf("tsverify: ML-DSA %w", err)
+	}
+	if err := checkCriticalExtensions(cert, "TSA certificate"); err != nil {
+		return err
 	}
 	if info.GenTime.Before(cert.NotBefore) || info.GenTime.After(cert.NotAfter) {
 		return errors.New("tsverify: ML-DSA TSA certificate is not valid at genTime")
@@ -542,13 +632,33 @@ func verifyMLDSAChain(cert *x509.Certificate, opts *Options, info *Info) error {
 			continue
 		}
 		if mldsa65.Verify(pk, cert.RawTBSCertificate, nil, cert.Signature) {
-			return nil
+			return checkCriticalExtensions(root, "trust anchor")
 		}
 	}
 	if tried == 0 {
 		return errors.New("tsverify: no ML-DSA-65 trust anchor issued the ML-DSA TSA certificate")
 	}
 	return errors.New("tsverify: ML-DSA TSA certificate does not verify under any ML-DSA-65 trust anchor")
+}
+
+// checkTSAName applies RFC 3161 §2.4.2: the tsa field, when present, must
+// correspond to a subject name of the signer's certificate. This TSA writes
+// a directoryName, its certificates' subject; that Name must equal the
+// certificate's subject byte for byte, and other GeneralName forms are
+// refused.
+func checkTSAName(info *Info, cert *x509.Certificate) error {
+	if info.TSAName == nil {
+		return nil
+	}
+	in := cryptobyte.String(info.TSAName)
+	var dn cryptobyte.String
+	if !in.ReadASN1(&dn, cbasn1.Tag(4).ContextSpecific().Constructed()) || !in.Empty() {
+		return fmt.Errorf("tsverify: %w: only a directoryName can name this TSA's signer", ErrTSAName)
+	}
+	if !bytes.Equal(dn, cert.RawSubject) {
+		return fmt.Errorf("tsverify: %w: tsa is not the subject of the signer certificate %q", ErrTSAName, cert.Subject.String())
+	}
+	return nil
 }
 
 // HashFor returns a new hash for the DER OID of an imprint algorithm.

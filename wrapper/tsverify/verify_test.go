@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha512"
+	"errors"
 	"io"
 	"net/http"
 	"testing"
@@ -125,14 +126,18 @@ func TestStrippedOrSwappedPQTokenDetected(t *testing.T) {
 	if _, err := tsverify.VerifyToken(ci.encode(), opts); err == nil {
 		t.Fatal("swapped ML-DSA token not detected")
 	}
-	// Without the ECDSA half, RequirePQ still accepts the inner token alone.
+	// The inner token alone lacks the ECDSA half of its hybrid policy: it
+	// is accepted only with the explicit PQOnly opt-out.
 	res, err := tsverify.VerifyToken(tok, opts)
 	if err != nil || len(res.InnerToken) == 0 {
 		t.Fatal(err)
 	}
-	opts.RequirePQ = true
-	if r, err := tsverify.VerifyToken(res.InnerToken, opts); err != nil || !r.MLDSA || r.ECDSA {
-		t.Fatalf("inner token alone: %+v %v", r, err)
+	if _, err := tsverify.VerifyToken(res.InnerToken, opts); !errors.Is(err, tsverify.ErrMissingClassical) {
+		t.Fatalf("inner token alone, defaults: %v", err)
+	}
+	opts.PQOnly = true
+	if r, err := tsverify.VerifyToken(res.InnerToken, opts); err != nil || !r.MLDSA || r.ECDSA || !r.PQOnly {
+		t.Fatalf("inner token alone with PQOnly: %v", err)
 	}
 }
 
@@ -177,7 +182,6 @@ func TestWrongTrustAnchorsAndData(t *testing.T) {
 	}
 	opts = s.Options()
 	opts.Roots = opts.Roots[:1] // ECDSA root only
-	opts.RequirePQ = true
 	if _, err := tsverify.VerifyToken(tok, opts); err == nil {
 		t.Fatal("ML-DSA chain accepted without an ML-DSA trust anchor")
 	}
