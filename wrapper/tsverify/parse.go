@@ -2,6 +2,11 @@
 // outer ECDSA P-384 token, the ML-DSA-65 token it carries, the hash that
 // binds the two, the certificate chains and the message imprint.
 //
+// The token's policy decides what must be present (hybrid: both halves and
+// the binding; ML-DSA-only: the ML-DSA-65 token); accepting less takes an
+// explicit opt-out (Options.ClassicalOnly, Options.PQOnly), and a policy
+// this TSA does not define is refused.
+//
 // The same code serves `cc-tsa verify` and the wrapper's check of every
 // token before release. The parser is strict DER and bounded; it accepts the
 // profile this TSA issues (RFC 3161, RFC 5816, RFC 9882) and rejects

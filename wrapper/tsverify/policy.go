@@ -54,6 +54,7 @@ type PolicyError struct {
 	Detail string
 }
 
+// Error names the policy, the reason and what to do about it.
 func (e *PolicyError) Error() string {
 	s := fmt.Sprintf("tsverify: policy %s: %v", e.Policy, e.Err)
 	if e.Detail != "" {
