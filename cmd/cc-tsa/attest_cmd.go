@@ -26,6 +26,7 @@ func runAttest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	measurement := fs.String("measurement", "", "launch measurement (hex) to require; default: the one in --cert's attestation-evidence extension")
 	certFile := fs.String("cert", "", "a TSA certificate (PEM) whose attestation-evidence extension names the measurement")
 	vmpl := fs.Uint("vmpl", 0, "required VMPL")
+	policy := addPolicyFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -47,7 +48,7 @@ func runAttest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *measurement == "" {
 		return usagef("give --measurement or --cert (the TSA certificate carries the attested measurement)")
 	}
-	att, err := newAttestation(*kind, *measurement, *vmpl, false)
+	att, err := newAttestation(*kind, *measurement, *vmpl, false, policy)
 	if err != nil {
 		return err
 	}

@@ -226,7 +226,7 @@ func runDevCluster(ctx context.Context, sup *supervisor, listen string, n, t int
 	for i, st := range statuses {
 		nodeList[i].SetStatus(st)
 	}
-	att, err := newAttestation("simulated", "", 0, false)
+	att, err := newAttestation("simulated", "", 0, false, nil)
 	if err != nil {
 		return err
 	}

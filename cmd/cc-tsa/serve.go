@@ -36,6 +36,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	auditPath := fs.String("audit-log", "", "append-only audit log; every token is recorded here before it is sent (required)")
 	attestKind := fs.String("attest", "sev-snp", "attestation the oracles must present (threshold clusters): sev-snp or simulated")
 	measurement := fs.String("measurement", "", "pinned launch measurement (hex) of the oracle image (threshold clusters)")
+	policy := addPolicyFlags(fs)
 	presignPool := fs.Int("presign-pool", 4, "ECDSA presignatures the oracles keep per signer set (threshold clusters; single-use, in the oracles' memory only)")
 	idleAttempts := fs.Int("idle-attempts", 1, "ML-DSA attempts a session runs at once while it is the only one (1 or 2); 2 cuts the latency of a lone token when every oracle has CPUs of its own")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -81,7 +82,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var att *attestation
 	if *threshold > 1 {
-		if att, err = newAttestation(*attestKind, *measurement, 0, false); err != nil {
+		if att, err = newAttestation(*attestKind, *measurement, 0, false, policy); err != nil {
 			return err
 		}
 		// Learn and check every oracle's attested identity: the
