@@ -20,6 +20,7 @@ type attestation struct {
 	kind     wire.Attestation
 	attester attest.Attester // nil on the coordinator
 	verifier *attest.Verifier
+	policy   attest.Policy // the verifier's policy
 }
 
 // simulatedMeasurement is the launch measurement simulated oracles claim:
@@ -141,6 +142,7 @@ func newAttestation(kind, measurementHex string, vmpl uint, device bool, pf *pol
 		return nil, fmt.Errorf("attestation: %w", err)
 	}
 	policy := attest.Policy{Roots: roots, Measurement: pinned, VMPL: uint32(vmpl), MinimumTCBByProduct: pf.floors(), MinimumGuestSVN: uint32(pf.guestSVN)}
+	a.policy = policy
 	if a.verifier, err = attest.NewVerifier(policy); err != nil {
 		return nil, fmt.Errorf("attestation policy: %w", err)
 	}
