@@ -92,5 +92,6 @@ func writeCeremonyRecord(dir string, res *coordinator.CeremonyResult, att *attes
 	if err := os.WriteFile(filepath.Join(dir, "ecdsa.csr"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: res.ECDSACSR}), 0o644); err != nil {
 		return err
 	}
-	return writeCeremonyJSON(filepath.Join(dir, "ceremony.json"), res, att.kind.String())
+	_, err := writeCeremonyJSON(filepath.Join(dir, "ceremony.json"), res, att.kind.String())
+	return err
 }
