@@ -4,6 +4,7 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +20,7 @@ type attestation struct {
 	kind     wire.Attestation
 	attester attest.Attester // nil on the coordinator
 	verifier *attest.Verifier
+	policy   attest.Policy // the verifier's policy
 }
 
 // simulatedMeasurement is the launch measurement simulated oracles claim:
@@ -44,11 +46,62 @@ func simulatedMeasurement() ([attest.MeasurementSize]byte, error) {
 	return m, nil
 }
 
+// tcbFlag is a flag.Value holding a TCB floor (attest.ParseTCB syntax).
+type tcbFlag struct{ t attest.TCB }
+
+// String returns the floor in flag syntax.
+func (f *tcbFlag) String() string { return f.t.Flag() }
+
+// Set parses a floor.
+func (f *tcbFlag) Set(s string) error {
+	t, err := attest.ParseTCB(s)
+	if err != nil {
+		return err
+	}
+	f.t = t
+	return nil
+}
+
+// policyFlags are the attestation policy settings beyond kind, measurement
+// and VMPL that node, serve, ceremony and attest share: the TCB floor per
+// product line and the minimum guest SVN. Every oracle and every verifier
+// of one cluster must be given the same values.
+type policyFlags struct {
+	milan, genoa tcbFlag
+	guestSVN     uint
+}
+
+// addPolicyFlags registers --min-tcb-milan, --min-tcb-genoa and
+// --min-guest-svn on fs, with the defaults of attest.DefaultMinimumTCB.
+func addPolicyFlags(fs *flag.FlagSet) *policyFlags {
+	d := attest.DefaultMinimumTCB()
+	pf := &policyFlags{milan: tcbFlag{d["Milan"]}, genoa: tcbFlag{d["Genoa"]}}
+	fs.Var(&pf.milan, "min-tcb-milan", "lowest REPORTED_TCB and LAUNCH_TCB accepted from Milan: bl=N,tee=N,snp=N,ucode=N (the same on every oracle and verifier of a cluster; simulated devices report exactly this)")
+	fs.Var(&pf.genoa, "min-tcb-genoa", "lowest REPORTED_TCB and LAUNCH_TCB accepted from Genoa: bl=N,tee=N,snp=N,ucode=N (the same on every oracle and verifier of a cluster)")
+	fs.UintVar(&pf.guestSVN, "min-guest-svn", 0, "lowest guest SVN accepted (the same on every oracle and verifier of a cluster)")
+	return pf
+}
+
+// floors returns the per-product floors of pf.
+func (pf *policyFlags) floors() map[string]attest.TCB {
+	return map[string]attest.TCB{"Milan": pf.milan.t, "Genoa": pf.genoa.t}
+}
+
 // newAttestation builds the attestation of kind "simulated" or "sev-snp".
 // measurementHex pins the expected launch measurement (required for
-// sev-snp; for simulated it defaults to this binary's measurement). With
-// device set it also opens the attester for this node.
-func newAttestation(kind, measurementHex string, vmpl uint, device bool) (*attestation, error) {
+// sev-snp; for simulated it defaults to this binary's measurement). pf
+// sets the TCB floors and minimum guest SVN (nil: the defaults). With
+// device set it also opens the attester for this node; a simulated device
+// reports exactly the Milan floor as its TCB (the simulated platform is a
+// Milan), so that oracles with the same flags accept each other.
+func newAttestation(kind, measurementHex string, vmpl uint, device bool, pf *policyFlags) (*attestation, error) {
+	if pf == nil {
+		d := attest.DefaultMinimumTCB()
+		pf = &policyFlags{milan: tcbFlag{d["Milan"]}, genoa: tcbFlag{d["Genoa"]}}
+	}
+	if pf.guestSVN > 1<<32-1 {
+		return nil, usagef("--min-guest-svn %d out of range", pf.guestSVN)
+	}
 	var pinned [attest.MeasurementSize]byte
 	switch {
 	case measurementHex != "":
@@ -74,7 +127,7 @@ func newAttestation(kind, measurementHex string, vmpl uint, device bool) (*attes
 		a.kind = wire.AttestationSimulated
 		roots, err = attest.SimulatedRoots()
 		if err == nil && device {
-			a.attester, err = attest.NewSimulated(attest.SimulatedConfig{Measurement: pinned, VMPL: uint32(vmpl)})
+			a.attester, err = attest.NewSimulated(attest.SimulatedConfig{Measurement: pinned, VMPL: uint32(vmpl), TCB: pf.milan.t, GuestSVN: uint32(pf.guestSVN)})
 		}
 	case "sev-snp":
 		a.kind = wire.AttestationSEVSNP
@@ -88,7 +141,9 @@ func newAttestation(kind, measurementHex string, vmpl uint, device bool) (*attes
 	if err != nil {
 		return nil, fmt.Errorf("attestation: %w", err)
 	}
-	if a.verifier, err = attest.NewVerifier(attest.Policy{Roots: roots, Measurement: pinned, VMPL: uint32(vmpl)}); err != nil {
+	policy := attest.Policy{Roots: roots, Measurement: pinned, VMPL: uint32(vmpl), MinimumTCBByProduct: pf.floors(), MinimumGuestSVN: uint32(pf.guestSVN)}
+	a.policy = policy
+	if a.verifier, err = attest.NewVerifier(policy); err != nil {
 		return nil, fmt.Errorf("attestation policy: %w", err)
 	}
 	return a, nil

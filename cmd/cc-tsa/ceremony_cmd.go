@@ -24,6 +24,7 @@ func runCeremony(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	threshold := fs.Int("threshold", 3, "signers per token")
 	attestKind := fs.String("attest", "sev-snp", "attestation to require: sev-snp or simulated")
 	measurement := fs.String("measurement", "", "pinned launch measurement (hex) of the oracle image")
+	policy := addPolicyFlags(fs)
 	out := fs.String("out", "ceremony", "directory for mldsa.csr, ecdsa.csr and ceremony.json")
 	devCA := fs.Bool("dev-ca", false, "also issue TSA certificates from a fresh development CA (testing only)")
 	logLevel := fs.String("log-level", "info", "log level")
@@ -37,7 +38,7 @@ func runCeremony(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(oracles) < 2 {
 		return usagef("give every oracle with --oracle")
 	}
-	att, err := newAttestation(*attestKind, *measurement, 0, false)
+	att, err := newAttestation(*attestKind, *measurement, 0, false, policy)
 	if err != nil {
 		return err
 	}
@@ -91,5 +92,6 @@ func writeCeremonyRecord(dir string, res *coordinator.CeremonyResult, att *attes
 	if err := os.WriteFile(filepath.Join(dir, "ecdsa.csr"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: res.ECDSACSR}), 0o644); err != nil {
 		return err
 	}
-	return writeCeremonyJSON(filepath.Join(dir, "ceremony.json"), res, att.kind.String())
+	_, err := writeCeremonyJSON(filepath.Join(dir, "ceremony.json"), res, att.kind.String())
+	return err
 }

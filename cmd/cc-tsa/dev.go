@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"github.com/cc-tsa/cc-tsa/cvm/oracle"
@@ -196,7 +194,7 @@ func runDevSingle(ctx context.Context, sup *supervisor, listen string, stdout io
 	if err := installCerts(ctx, nodeList, statuses, ecdsaCert, mldsaCert); err != nil {
 		return err
 	}
-	if err := writeDevFiles(sup.dir, ca, ecdsaCert, mldsaCert, nil); err != nil {
+	if _, err := writeDevFiles(sup.dir, ca, ecdsaCert, mldsaCert, nil); err != nil {
 		return err
 	}
 	return serveWrapper(ctx, &wrapperParams{
@@ -226,7 +224,7 @@ func runDevCluster(ctx context.Context, sup *supervisor, listen string, n, t int
 	for i, st := range statuses {
 		nodeList[i].SetStatus(st)
 	}
-	att, err := newAttestation("simulated", "", 0, false)
+	att, err := newAttestation("simulated", "", 0, false, nil)
 	if err != nil {
 		return err
 	}
@@ -253,11 +251,12 @@ func runDevCluster(ctx context.Context, sup *supervisor, listen string, n, t int
 	if err := coordinator.InstallCertificates(ctx, nodeList, coordinator.InstallRequestFor(ecdsaCert, mldsaCert)); err != nil {
 		return err
 	}
-	if err := writeDevFiles(sup.dir, ca, ecdsaCert, mldsaCert, res); err != nil {
+	record, err := writeDevFiles(sup.dir, ca, ecdsaCert, mldsaCert, res)
+	if err != nil {
 		return err
 	}
 	return serveWrapper(ctx, &wrapperParams{
-		listen: listen, nodes: nodeList, threshold: t,
+		listen: listen, nodes: nodeList, threshold: t, ceremony: record,
 		ecdsaCert: ecdsaCert, mldsaCert: mldsaCert, roots: []*x509.Certificate{ca.ECDSARoot, ca.MLDSARoot},
 		mode:      fmt.Sprintf("%d-of-%d threshold, SIMULATED SEV-SNP attestation (development)", t, n),
 		simulated: true, log: log, auditPath: filepath.Join(sup.dir, "audit.log"),
@@ -277,42 +276,39 @@ func printDevBanner(w io.Writer, addr, dir, label string) {
 
 // writeDevFiles writes the trust anchors, the TSA certificates and, for a
 // cluster, the public record of the ceremony.
-func writeDevFiles(dir string, ca *devca.CA, ecdsaCert, mldsaCert *x509.Certificate, res *coordinator.CeremonyResult) error {
+func writeDevFiles(dir string, ca *devca.CA, ecdsaCert, mldsaCert *x509.Certificate, res *coordinator.CeremonyResult) ([]byte, error) {
 	files := map[string][]byte{
 		"ca.pem":        ca.RootsPEM(),
 		"tsa-ecdsa.pem": devca.CertPEM(ecdsaCert),
 		"tsa-mldsa.pem": devca.CertPEM(mldsaCert),
 	}
+	var record []byte
 	if res != nil {
 		files["mldsa.csr"] = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: res.MLDSACSR})
 		files["ecdsa.csr"] = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: res.ECDSACSR})
-		if err := writeCeremonyJSON(filepath.Join(dir, "ceremony.json"), res, "SIMULATED SEV-SNP"); err != nil {
-			return err
+		var err error
+		if record, err = writeCeremonyJSON(filepath.Join(dir, "ceremony.json"), res, "SIMULATED SEV-SNP"); err != nil {
+			return nil, err
 		}
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return record, nil
 }
 
-// writeCeremonyJSON writes the public record of a key ceremony.
-func writeCeremonyJSON(path string, res *coordinator.CeremonyResult, attestation string) error {
-	j, err := json.MarshalIndent(map[string]any{
-		"transcript_hash":        hex.EncodeToString(res.TranscriptHash[:]),
-		"launch_measurement":     hex.EncodeToString(res.Measurement),
-		"attestation":            attestation,
-		"nodes":                  len(res.Hellos),
-		"mldsa_public_key":       hex.EncodeToString(res.MLDSAPublicKey),
-		"ecdsa_public_key":       hex.EncodeToString(res.ECDSAPublicKey),
-		"mldsa_dkg_transcript":   hex.EncodeToString(res.MLDSATranscript[:]),
-		"ecdsa_key_id":           hex.EncodeToString(res.ECDSAKeyID[:]),
-		"certification_requests": []string{"mldsa.csr", "ecdsa.csr"},
-	}, "", "  ")
+// writeCeremonyJSON writes the public record of a key ceremony
+// (coordinator.CeremonyRecord) and returns it.
+func writeCeremonyJSON(path string, res *coordinator.CeremonyResult, attestation string) ([]byte, error) {
+	rec, err := res.Record(attestation)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return os.WriteFile(path, append(j, '\n'), 0o644)
+	j, err := rec.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return j, os.WriteFile(path, j, 0o644)
 }

@@ -32,7 +32,7 @@ func commands() map[string]command {
 		"verify":   {"verify a time-stamp response or token", runVerify},
 		"bench":    {"load a TSA and report tokens/s and latency percentiles", runBench},
 		"audit":    {"verify the audit log (audit verify)", runAudit},
-		"attest":   {"fetch fresh attestation reports of every oracle and verify them", runAttest},
+		"attest":   {"check every oracle of a TSA against its certificate, CA and ceremony record, with fresh attestation", runAttest},
 		"ceremony": {"run the key ceremony on running oracles and write the CSRs", runCeremony},
 		"time":     {"measure a server's clock over NTS (time probe)", runTime},
 	}

@@ -38,6 +38,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	attestKind := fs.String("attest", "simulated", "attestation: simulated (fake SEV-SNP device, development) or sev-snp (hardware)")
 	measurement := fs.String("measurement", "", "pinned launch measurement (hex) that peers must attest to (default for simulated: SHA-384 of this binary)")
 	vmpl := fs.Uint("vmpl", 0, "VMPL the oracle runs at and requires of its peers")
+	policy := addPolicyFlags(fs)
 	pool := fs.Int("mldsa-pool", oracle.DefaultMLDSAPool, "ML-DSA round-1 states to keep precomputed")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parseFlags(fs, args); err != nil {
@@ -85,7 +86,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if *nodes < 2 || *nodes > 6 || *threshold < 2 || *threshold > *nodes || *id > *nodes {
 			return usagef("--id %d --nodes %d --threshold %d: want 2 ≤ threshold ≤ nodes ≤ 6 and 1 ≤ id ≤ nodes", *id, *nodes, *threshold)
 		}
-		att, err := newAttestation(*attestKind, *measurement, *vmpl, true)
+		att, err := newAttestation(*attestKind, *measurement, *vmpl, true, policy)
 		if err != nil {
 			return err
 		}

@@ -33,9 +33,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ecdsaFile := fs.String("ecdsa-cert", "", "PEM file: the ECDSA P-384 TSA certificate, then any intermediates")
 	mldsaFile := fs.String("mldsa-cert", "", "PEM file: the ML-DSA-65 TSA certificate")
 	caFile := fs.String("ca", "", "PEM file of trust anchors to publish at /certs (optional)")
+	ceremonyFile := fs.String("ceremony", "", "the key ceremony's public record (ceremony.json written by cc-tsa ceremony), published at /ceremony for cc-tsa attest; must match the certificates' transcript hash (threshold clusters)")
 	auditPath := fs.String("audit-log", "", "append-only audit log; every token is recorded here before it is sent (required)")
 	attestKind := fs.String("attest", "sev-snp", "attestation the oracles must present (threshold clusters): sev-snp or simulated")
 	measurement := fs.String("measurement", "", "pinned launch measurement (hex) of the oracle image (threshold clusters)")
+	policy := addPolicyFlags(fs)
 	presignPool := fs.Int("presign-pool", 4, "ECDSA presignatures the oracles keep per signer set (threshold clusters; single-use, in the oracles' memory only)")
 	idleAttempts := fs.Int("idle-attempts", 1, "ML-DSA attempts a session runs at once while it is the only one (1 or 2); 2 cuts the latency of a lone token when every oracle has CPUs of its own")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -75,13 +77,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
+	var record []byte
+	var transcript []byte
+	if *ceremonyFile != "" {
+		if record, err = os.ReadFile(*ceremonyFile); err != nil {
+			return err
+		}
+		rec, err := checkCeremonyRecord(record, ecdsaChain[0])
+		if err != nil {
+			return fmt.Errorf("%s: %w", *ceremonyFile, err)
+		}
+		transcript = rec.TranscriptHash
+	}
 	nodes, statuses, err := connectOracles(ctx, oracles, 10*time.Second)
 	if err != nil {
 		return err
 	}
 	var att *attestation
 	if *threshold > 1 {
-		if att, err = newAttestation(*attestKind, *measurement, 0, false); err != nil {
+		if att, err = newAttestation(*attestKind, *measurement, 0, false, policy); err != nil {
 			return err
 		}
 		// Learn and check every oracle's attested identity: the
@@ -103,7 +117,34 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ecdsaCert: ecdsaChain[0], intermediates: ecdsaChain[1:], mldsaCert: mldsaChain[0], roots: roots,
 		mode: modeLabel(statuses), simulated: statuses[0].Attestation == wire.AttestationSimulated, log: log,
 		auditPath: *auditPath, attest: att, idleAttempts: *idleAttempts, presignPool: *presignPool,
+		ceremony: record, transcript: transcript,
 	}, nil)
+}
+
+// checkCeremonyRecord parses a ceremony record and checks that it is the
+// ceremony the ECDSA TSA certificate was issued for: the transcript hash of
+// its attestation-evidence extension and its public key.
+func checkCeremonyRecord(raw []byte, ecdsaCert *x509.Certificate) (*coordinator.CeremonyRecord, error) {
+	rec, err := coordinator.ParseCeremonyRecord(raw)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := devca.ParseEvidence(ecdsaCert)
+	if err != nil {
+		return nil, fmt.Errorf("ECDSA TSA certificate: %w", err)
+	}
+	pub, ok := ecdsaCert.PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, errors.New("ECDSA TSA certificate does not hold an ECDSA key")
+	}
+	key, err := pub.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(rec.TranscriptHash, ev.TranscriptHash) || !bytes.Equal(rec.ECDSAPublicKey, key) {
+		return nil, errors.New("the ceremony record is not the ceremony the TSA certificate was issued for (transcript hash or key differ)")
+	}
+	return rec, nil
 }
 
 func modeLabel(st []*wire.Status) string {
@@ -227,6 +268,8 @@ type wrapperParams struct {
 	// /certs), the attestation policy (for /attest) and, in development
 	// mode, the supervisor of the oracle processes (for node replacement).
 	transcript []byte
+	// ceremony is the ceremony record published at /ceremony (nil: none).
+	ceremony   []byte
 	attest     *attestation
 	supervisor *supervisor
 	nodeFlags  []string
@@ -273,6 +316,7 @@ func serveWrapper(ctx context.Context, p *wrapperParams, started func(addr strin
 	p.log.Info("audit log open", "path", p.auditPath, "head", al.Head().String())
 	tcfg := tsaserver.Config{
 		Issuer: coord, CertsPEM: certs.Bytes(), Mode: p.mode, Simulated: p.simulated, Audit: al, Logger: p.log,
+		Ceremony: p.ceremony,
 	}
 	if p.threshold > 1 {
 		tcfg.Attest = coord.Hellos

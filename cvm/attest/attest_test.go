@@ -126,7 +126,7 @@ func TestSimulatedVerifies(t *testing.T) {
 				t.Fatalf("Verify: %v", err)
 			}
 			want := Report{
-				Simulated: true, Version: 3, Signer: name,
+				Simulated: true, Version: 3, Signer: name, ProductLine: "Milan",
 				Measurement: testMeasurement(), ReportData: rd, ChipID: sim.ChipID(),
 				GuestPolicy: DefaultGuestPolicy, VMPL: 0, GuestSVN: 7,
 				ReportedTCB: TCB{3, 0, 8, 115}, CurrentTCB: TCB{3, 0, 8, 115},

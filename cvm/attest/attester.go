@@ -51,8 +51,3 @@ func tcbOf(v uint64) TCB {
 	p := kds.DecomposeTCBVersion(kds.TCBVersion(v))
 	return TCB{BootLoader: p.BlSpl, TEE: p.TeeSpl, SNP: p.SnpSpl, Microcode: p.UcodeSpl}
 }
-
-// atLeast reports whether every component of t is at least the one of min.
-func (t TCB) atLeast(min TCB) bool {
-	return kds.TCBPartsLE(min.parts(), t.parts())
-}

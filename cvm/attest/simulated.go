@@ -54,9 +54,11 @@ type SimulatedConfig struct {
 	GuestPolicy uint64
 	// VMPL is the privilege level (0-3) the reports claim.
 	VMPL uint32
-	// TCB is the reported, current, committed and launch TCB, and the TCB
-	// in the fake VCEK/VLEK certificate.
+	// TCB is the reported, current and committed TCB, and the TCB in the
+	// fake VCEK/VLEK certificate.
 	TCB TCB
+	// LaunchTCB, if not nil, is the launch TCB; nil means TCB.
+	LaunchTCB *TCB
 	// GuestSVN is the guest security version number.
 	GuestSVN uint32
 	// HostData is the HOST_DATA field (set by the host at launch).
@@ -72,14 +74,16 @@ type SimulatedConfig struct {
 // library's source. Its evidence is KindSimulated and verifies only under
 // [SimulatedRoots]. It is safe for concurrent use.
 type Simulated struct {
-	cfg      SimulatedConfig
-	tcb      uint64
-	chipID   [abi.ChipIDSize]byte
-	reportID [abi.ReportIDSize]byte
-	signer   *sevtest.AmdSigner
-	key      *ecdsa.PrivateKey
-	ek, ica  *x509.Certificate
-	roots    *TrustedRoots
+	cfg SimulatedConfig
+	tcb uint64
+	// launchTCB is the LAUNCH_TCB of the reports.
+	launchTCB uint64
+	chipID    [abi.ChipIDSize]byte
+	reportID  [abi.ReportIDSize]byte
+	signer    *sevtest.AmdSigner
+	key       *ecdsa.PrivateKey
+	ek, ica   *x509.Certificate
+	roots     *TrustedRoots
 }
 
 // NewSimulated returns a simulated attester with a random CHIP_ID and
@@ -108,7 +112,12 @@ func newSimulated(cfg SimulatedConfig, keys *sevtest.AmdKeys) (*Simulated, error
 	if err != nil {
 		return nil, err
 	}
-	s := &Simulated{cfg: cfg, tcb: tcb}
+	s := &Simulated{cfg: cfg, tcb: tcb, launchTCB: tcb}
+	if cfg.LaunchTCB != nil {
+		if s.launchTCB, err = cfg.LaunchTCB.version(); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := rand.Read(s.chipID[:]); err != nil {
 		return nil, fmt.Errorf("attest: simulated CHIP_ID: %w", err)
 	}
@@ -217,7 +226,7 @@ func (s *Simulated) Attest(reportData [ReportDataSize]byte) (*Evidence, error) {
 		CommittedBuild:  simFWBuild,
 		CommittedMinor:  simFWMinor,
 		CommittedMajor:  simFWMajor,
-		LaunchTcb:       s.tcb,
+		LaunchTcb:       s.launchTCB,
 		Signature:       make([]byte, abi.SignatureSize),
 	}
 	raw, err := abi.ReportToAbiBytes(r)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-sev-guest/abi"
+	"github.com/google/go-sev-guest/kds"
 	spb "github.com/google/go-sev-guest/proto/sevsnp"
 	"github.com/google/go-sev-guest/validate"
 	"github.com/google/go-sev-guest/verify"
@@ -28,8 +29,15 @@ type Policy struct {
 	Measurement [MeasurementSize]byte
 	// VMPL is the exact VMPL the report must come from (0-3).
 	VMPL uint32
-	// MinimumTCB is the lowest acceptable reported TCB, per component.
+	// MinimumTCB is the lowest acceptable TCB of evidence from any
+	// product line, per component. It applies to REPORTED_TCB and to
+	// LAUNCH_TCB.
 	MinimumTCB TCB
+	// MinimumTCBByProduct, if not nil, holds the floor per product line
+	// ("Milan", "Genoa"; see DefaultMinimumTCB), which applies on top of
+	// MinimumTCB (the component-wise maximum of both is required).
+	// Evidence from a product line without an entry is then refused.
+	MinimumTCBByProduct map[string]TCB
 	// MinimumGuestSVN is the lowest acceptable guest SVN.
 	MinimumGuestSVN uint32
 	// AllowSMT accepts guests whose policy allows simultaneous
@@ -59,6 +67,19 @@ func NewVerifier(p Policy) (*Verifier, error) {
 	if _, err := p.MinimumTCB.version(); err != nil {
 		return nil, err
 	}
+	floors := make(map[string]TCB, len(p.MinimumTCBByProduct))
+	for line, t := range p.MinimumTCBByProduct {
+		if line != "Milan" && line != "Genoa" {
+			return nil, fmt.Errorf("%w: TCB floor for product line %q: only Milan and Genoa have this TCB layout", ErrConfig, line)
+		}
+		if _, err := t.version(); err != nil {
+			return nil, err
+		}
+		floors[line] = t
+	}
+	if p.MinimumTCBByProduct != nil {
+		p.MinimumTCBByProduct = floors // a private copy
+	}
 	return &Verifier{p: p}, nil
 }
 
@@ -74,6 +95,9 @@ type Report struct {
 	Version uint32
 	// Signer is "VCEK" or "VLEK".
 	Signer string
+	// ProductLine is the product line named by the verified endorsement
+	// key certificate ("Milan", "Genoa").
+	ProductLine string
 	// Measurement is the launch measurement.
 	Measurement [MeasurementSize]byte
 	// ReportData is the REPORT_DATA field.
@@ -99,7 +123,8 @@ type Report struct {
 // verify.SnpAttestation (endorsement key certificate up to the trusted
 // roots only, no network, no revocation lists); then the fields against
 // the policy (measurement, REPORT_DATA, debug, other policy bits, VMPL,
-// minimum TCB, guest SVN) with typed errors, and finally go-sev-guest's
+// the TCB floor of the product line for REPORTED_TCB and LAUNCH_TCB, guest
+// SVN) with typed errors, and finally go-sev-guest's
 // validate.SnpAttestation with the same policy as a second, complete
 // check. The first failure is returned.
 func (v *Verifier) Verify(ev *Evidence, wantReportData [ReportDataSize]byte) (*Report, error) {
@@ -137,17 +162,25 @@ func (v *Verifier) Verify(ev *Evidence, wantReportData [ReportDataSize]byte) (*R
 	}
 	r := att.GetReport()
 	rep := reportOf(r, info, v.p.Roots.kind == KindSimulated)
-	if err := v.checkFields(rep, wantReportData); err != nil {
+	if rep.ProductLine, err = productLine(ev.EndorsementCert, info.SigningKey); err != nil {
+		return nil, err
+	}
+	floor, err := v.floor(rep.ProductLine)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.checkFields(rep, wantReportData, floor); err != nil {
 		return nil, err
 	}
 	vmpl := int(v.p.VMPL)
 	vo := &validate.Options{
-		GuestPolicy:     abi.SnpPolicy{SMT: v.p.AllowSMT},
-		MinimumGuestSvn: v.p.MinimumGuestSVN,
-		ReportData:      wantReportData[:],
-		Measurement:     v.p.Measurement[:],
-		MinimumTCB:      v.p.MinimumTCB.parts(),
-		VMPL:            &vmpl,
+		GuestPolicy:      abi.SnpPolicy{SMT: v.p.AllowSMT},
+		MinimumGuestSvn:  v.p.MinimumGuestSVN,
+		ReportData:       wantReportData[:],
+		Measurement:      v.p.Measurement[:],
+		MinimumTCB:       floor.parts(),
+		MinimumLaunchTCB: floor.parts(),
+		VMPL:             &vmpl,
 	}
 	if err := validate.SnpAttestation(att, vo); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrPolicy, err)
@@ -175,9 +208,41 @@ func ParseMeasurement(s string) ([MeasurementSize]byte, error) {
 	return m, nil
 }
 
+// floor returns the TCB floor for evidence of a product line.
+func (v *Verifier) floor(line string) (TCB, error) {
+	f := v.p.MinimumTCB
+	if v.p.MinimumTCBByProduct != nil {
+		pf, ok := v.p.MinimumTCBByProduct[line]
+		if !ok {
+			return TCB{}, fmt.Errorf("%w: no TCB floor configured for product line %q", ErrTCB, line)
+		}
+		f = maxTCB(f, pf)
+	}
+	return f, nil
+}
+
+// productLine returns the product line named by a verified endorsement key
+// certificate (its KDS productName extension, e.g. "Milan-B0").
+func productLine(der []byte, signer abi.ReportSigner) (string, error) {
+	ek, err := x509.ParseCertificate(der)
+	if err != nil {
+		return "", fmt.Errorf("%w: endorsement key certificate: %v", ErrChain, err)
+	}
+	exts, err := kds.CertificateExtensions(ek, signer)
+	if err != nil {
+		return "", fmt.Errorf("%w: endorsement key certificate extensions: %v", ErrChain, err)
+	}
+	line := kds.ProductLineOfProductName(exts.ProductName)
+	if line == "" {
+		return "", fmt.Errorf("%w: endorsement key certificate names no product", ErrChain)
+	}
+	return line, nil
+}
+
 // checkFields applies the policy to a report whose signature chain is
-// verified, with one typed error per rule.
-func (v *Verifier) checkFields(rep *Report, wantReportData [ReportDataSize]byte) error {
+// verified, with one typed error per rule; floor is the TCB floor of the
+// report's product line.
+func (v *Verifier) checkFields(rep *Report, wantReportData [ReportDataSize]byte, floor TCB) error {
 	if subtle.ConstantTimeCompare(rep.Measurement[:], v.p.Measurement[:]) != 1 {
 		return fmt.Errorf("%w: got %x", ErrMeasurement, rep.Measurement)
 	}
@@ -200,8 +265,11 @@ func (v *Verifier) checkFields(rep *Report, wantReportData [ReportDataSize]byte)
 	if rep.VMPL != v.p.VMPL {
 		return fmt.Errorf("%w: report from VMPL %d, want %d", ErrVMPL, rep.VMPL, v.p.VMPL)
 	}
-	if !rep.ReportedTCB.atLeast(v.p.MinimumTCB) {
-		return fmt.Errorf("%w: reported TCB %v, minimum %v", ErrTCB, rep.ReportedTCB, v.p.MinimumTCB)
+	if err := checkFloor("reported", rep.ProductLine, rep.ReportedTCB, floor); err != nil {
+		return err
+	}
+	if err := checkFloor("launch", rep.ProductLine, rep.LaunchTCB, floor); err != nil {
+		return err
 	}
 	if rep.GuestSVN < v.p.MinimumGuestSVN {
 		return fmt.Errorf("%w: guest SVN %d below %d", ErrPolicy, rep.GuestSVN, v.p.MinimumGuestSVN)

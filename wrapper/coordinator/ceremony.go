@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha512"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -55,6 +54,10 @@ type CeremonyResult struct {
 	// signed by the threshold protocol itself.
 	MLDSACSR, ECDSACSR []byte
 	Hellos             []*wire.Hello
+	// Challenges are the attestation round's challenges (node order); the
+	// nonce of every Hello's evidence and the genesis cluster id follow
+	// from them (membership.Nonce, membership.Genesis).
+	Challenges []wire.Challenge
 }
 
 // Challenges asks every node for a fresh challenge; the nonce of an
@@ -150,7 +153,7 @@ func RunCeremony(ctx context.Context, cfg CeremonyConfig) (*CeremonyResult, erro
 	if err != nil {
 		return nil, err
 	}
-	res.Hellos, res.Measurement = hellos, measurement
+	res.Hellos, res.Challenges, res.Measurement = hellos, challenges, measurement
 	peersReq := &wire.PeersRequest{Challenges: challenges}
 	for _, h := range hellos {
 		peersReq.Peers = append(peersReq.Peers, *h)
@@ -205,20 +208,9 @@ func RunCeremony(ctx context.Context, cfg CeremonyConfig) (*CeremonyResult, erro
 		return nil, err
 	}
 
-	h := sha512.New()
-	h.Write([]byte("CC-TSA ceremony transcript v1"))
-	for _, part := range [][]byte{res.MLDSATranscript[:], res.ECDSAKeyID[:], res.MLDSAPublicKey, res.ECDSAPublicKey, measurement} {
-		var b cryptobyte.Builder
-		b.AddUint32LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(part) })
-		h.Write(b.BytesOrPanic())
+	if res.TranscriptHash, err = TranscriptHash(res); err != nil {
+		return nil, err
 	}
-	for _, hl := range hellos {
-		raw, _ := hl.Marshal()
-		var b cryptobyte.Builder
-		b.AddUint32LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(raw) })
-		h.Write(b.BytesOrPanic())
-	}
-	copy(res.TranscriptHash[:], h.Sum(nil))
 	return res, nil
 }
 

@@ -53,6 +53,11 @@ type Config struct {
 	// Attest, if not nil, serves GET /attest?nonce=HEX: every oracle's
 	// identity and fresh attestation evidence for the caller's nonce.
 	Attest func(ctx context.Context, nonce [wire.NonceSize]byte) ([]*wire.Hello, error)
+	// Ceremony, if not nil, is served verbatim at GET /ceremony: the
+	// public record of the key ceremony (coordinator.CeremonyRecord, JSON),
+	// which lets `cc-tsa attest` tie the attested oracles to the ceremony
+	// transcript that the TSA certificates carry.
+	Ceremony []byte
 	// Replace, if not nil, serves POST /admin/replace?node=N to clients on
 	// the loopback interface only: replace a dead oracle (development).
 	Replace func(ctx context.Context, node uint8) error
@@ -147,6 +152,12 @@ func New(cfg Config) *Server {
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	if cfg.Attest != nil {
 		s.mux.HandleFunc("GET /attest", s.handleAttest)
+	}
+	if cfg.Ceremony != nil {
+		s.mux.HandleFunc("GET /ceremony", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(cfg.Ceremony)
+		})
 	}
 	if cfg.Replace != nil {
 		s.mux.HandleFunc("POST /admin/replace", s.handleReplace)

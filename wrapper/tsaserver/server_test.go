@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -244,5 +245,27 @@ func TestAuditLogMatchesTokens(t *testing.T) {
 	_, body := post(t, s.HTTP.URL+"/", "application/timestamp-query", q)
 	if got := failInfo(t, body); got != int(rfc3161.SystemFailure) {
 		t.Fatalf("failInfo %d with a closed audit log", got)
+	}
+}
+
+// TestCeremonyEndpoint checks that GET /ceremony serves the configured
+// ceremony record verbatim, and is absent without one.
+func TestCeremonyEndpoint(t *testing.T) {
+	rec := []byte(`{"transcript_hash":"00"}` + "\n")
+	for _, tc := range []struct {
+		rec  []byte
+		code int
+	}{{rec, 200}, {nil, 404}} {
+		srv := httptest.NewServer(tsaserver.New(tsaserver.Config{Ceremony: tc.rec}))
+		resp, err := http.Get(srv.URL + "/ceremony")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		srv.Close()
+		if resp.StatusCode != tc.code || (tc.code == 200 && (!bytes.Equal(b, rec) || resp.Header.Get("Content-Type") != "application/json")) {
+			t.Fatalf("record %q: HTTP %d %q %q", tc.rec, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+		}
 	}
 }
